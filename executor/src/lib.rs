@@ -1,0 +1,1 @@
+//! The executor: registers with the driver, runs tasks, returns results.
