@@ -17,28 +17,21 @@ fn main() {
 mod regenerate {
     use std::path::{Path, PathBuf};
 
-    /// Folders holding the `.proto` files; each is also an include root, so imports
-    /// are written relative to the crate (`hadoop/common/Security.proto`).
-    const PROTO_DIRS: [&str; 2] = ["hadoop", "spindle"];
+    /// Folders holding the `.proto` files. Each is also an include root, so imports
+    /// read as in Hadoop's own files (`import "Security.proto";`).
+    const PROTO_DIRS: [&str; 4] = ["hadoop/common", "hadoop/yarn", "hadoop/hdfs", "spindle"];
 
     pub(crate) fn run() {
         let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+        let includes: Vec<PathBuf> = PROTO_DIRS.iter().map(|d| root.join(d)).collect();
         let mut files = Vec::new();
-        for dir in PROTO_DIRS {
-            println!("cargo:rerun-if-changed={dir}");
-            collect_protos(&root.join(dir), &mut files);
+        for dir in &includes {
+            println!("cargo:rerun-if-changed={}", dir.display());
+            collect_protos(dir, &mut files);
         }
         files.sort();
-        let relative: Vec<PathBuf> = files
-            .iter()
-            .map(|f| {
-                f.strip_prefix(&root)
-                    .expect("proto under crate root")
-                    .to_path_buf()
-            })
-            .collect();
 
-        let fds = protox::compile(&relative, [&root]).unwrap_or_else(|e| panic!("protox: {e:?}"));
+        let fds = protox::compile(&files, &includes).unwrap_or_else(|e| panic!("protox: {e:?}"));
 
         let out = root.join("src").join("generated");
         std::fs::create_dir_all(&out).expect("create src/generated");

@@ -11,6 +11,12 @@
 //! cargo build -p spindle-proto --features regenerate
 //! ```
 //!
+//! Rust names follow prost's conventions, not Java's: fields are snake_case
+//! (`callId` → `call_id`), acronyms are camel-cased (`DatanodeIDProto` →
+//! `DatanodeIdProto`, `NMTokenProto` → `NmTokenProto`, `AMCommandProto` →
+//! `AmCommandProto`), enum fields are `i32` with typed getters, and proto2 `required`
+//! fields are plain values that are always encoded.
+//!
 //! This crate owns the message types only: framing, SASL, calls and the conversion to
 //! plain Rust types live in the IPC layer and its users, so no prost type needs to leak
 //! out of them.
@@ -21,6 +27,21 @@ pub mod hadoop {
     pub mod common {
         include!("generated/hadoop.common.rs");
     }
+
+    /// `hadoop.yarn`: records and the ApplicationMaster and ContainerManagement protocols.
+    pub mod yarn {
+        include!("generated/hadoop.yarn.rs");
+    }
+
+    /// `hadoop.hdfs`: file status, block locations and the NameNode calls we make.
+    pub mod hdfs {
+        include!("generated/hadoop.hdfs.rs");
+    }
+}
+
+/// `spindle`: the driver↔executor protocol (ours, not Hadoop's).
+pub mod spindle {
+    include!("generated/spindle.rs");
 }
 
 #[cfg(test)]
@@ -130,5 +151,148 @@ mod tests {
             }],
         };
         round_trip(&creds);
+    }
+
+    #[test]
+    fn allocate_request_with_ask_round_trips() {
+        use super::hadoop::yarn::{
+            AllocateRequestProto, ContainerIdProto, PriorityProto, ResourceProto,
+            ResourceRequestProto,
+        };
+        let ask = |resource_name: &str| ResourceRequestProto {
+            priority: Some(PriorityProto { priority: Some(1) }),
+            resource_name: Some(resource_name.into()),
+            capability: Some(ResourceProto {
+                memory: Some(2048),
+                virtual_cores: Some(2),
+                resource_value_map: Vec::new(),
+            }),
+            num_containers: Some(3),
+            relax_locality: Some(true),
+            ..Default::default()
+        };
+        let request = AllocateRequestProto {
+            ask: vec![ask("host-a"), ask("/default-rack"), ask("*")],
+            release: vec![ContainerIdProto {
+                id: Some(7),
+                ..Default::default()
+            }],
+            response_id: Some(0),
+            progress: Some(0.5),
+            ..Default::default()
+        };
+        round_trip(&request);
+        // Absent optional fields fall back to Hadoop's declared defaults.
+        let bare = ResourceRequestProto::default();
+        assert!(bare.relax_locality());
+        assert_eq!(bare.allocation_request_id(), -1);
+    }
+
+    #[test]
+    fn allocate_response_decodes_hadoop_field_numbers() {
+        use super::hadoop::yarn::{AllocateResponseProto, AmCommandProto, ContainerStatusProto};
+        // a_m_command = 1 (AM_RESYNC), response_id = 2 (5), am_rm_token = 12.
+        let token = TokenProto {
+            identifier: vec![9],
+            password: vec![8],
+            kind: "YARN_AM_RM_TOKEN".into(),
+            service: String::new(),
+        };
+        let mut bytes = vec![0x08, 0x01, 0x10, 0x05];
+        let token_bytes = token.encode_to_vec();
+        bytes.push(12 << 3 | 2);
+        bytes.push(u8::try_from(token_bytes.len()).expect("small"));
+        bytes.extend_from_slice(&token_bytes);
+        let response = AllocateResponseProto::decode(bytes.as_slice()).expect("decodes");
+        assert_eq!(response.a_m_command(), AmCommandProto::AmResync);
+        assert_eq!(response.response_id, Some(5));
+        assert_eq!(response.am_rm_token, Some(token));
+        // exitStatus defaults to -1000 (ContainerExitStatus.INVALID) when absent.
+        assert_eq!(ContainerStatusProto::default().exit_status(), -1000);
+    }
+
+    #[test]
+    fn located_blocks_round_trip() {
+        use super::hadoop::hdfs::{
+            DatanodeIdProto, DatanodeInfoProto, ExtendedBlockProto, GetBlockLocationsResponseProto,
+            LocatedBlockProto, LocatedBlocksProto,
+        };
+        let block = LocatedBlockProto {
+            b: ExtendedBlockProto {
+                pool_id: "BP-1".into(),
+                block_id: 1_073_741_825,
+                generation_stamp: 1001,
+                num_bytes: Some(134_217_728),
+            },
+            offset: 0,
+            locs: vec![DatanodeInfoProto {
+                id: DatanodeIdProto {
+                    ip_addr: "127.0.0.2".into(),
+                    host_name: "dn2".into(),
+                    datanode_uuid: "uuid".into(),
+                    xfer_port: 9866,
+                    info_port: 9864,
+                    ipc_port: 9867,
+                    info_secure_port: None,
+                },
+                location: Some("/default-rack".into()),
+                ..Default::default()
+            }],
+            corrupt: false,
+            block_token: TokenProto::default(),
+            is_cached: vec![false],
+            ..Default::default()
+        };
+        let response = GetBlockLocationsResponseProto {
+            locations: Some(LocatedBlocksProto {
+                file_length: 134_217_728,
+                blocks: vec![block],
+                under_construction: false,
+                last_block: None,
+                is_last_block_complete: true,
+                ec_policy: None,
+            }),
+        };
+        round_trip(&response);
+    }
+
+    #[test]
+    fn spindle_envelopes_round_trip() {
+        use super::spindle::{
+            DriverMessage, ExecutorMessage, FileSplit, TaskDescription, TaskMetrics, TaskState,
+            TaskStatus, driver_message, executor_message, task_description,
+        };
+        let launch = DriverMessage {
+            kind: Some(driver_message::Kind::LaunchTask(TaskDescription {
+                task_id: 42,
+                stage_id: 1,
+                partition: 3,
+                attempt: 0,
+                input: Some(task_description::Input::FileSplit(FileSplit {
+                    path: "hdfs://nn:8020/data/part-0".into(),
+                    start: 0,
+                    length: 128 << 20,
+                    hosts: vec!["dn1".into(), "dn2".into()],
+                })),
+                payload: vec![1, 2, 3],
+            })),
+        };
+        round_trip(&launch);
+        let status = ExecutorMessage {
+            kind: Some(executor_message::Kind::TaskStatus(TaskStatus {
+                task_id: 42,
+                attempt: 0,
+                state: TaskState::Succeeded as i32,
+                result: b"7".to_vec(),
+                error_message: String::new(),
+                metrics: Some(TaskMetrics {
+                    input_bytes: 128 << 20,
+                    input_records: 1000,
+                    output_records: 1,
+                    duration_ms: 1500,
+                }),
+            })),
+        };
+        round_trip(&status);
     }
 }
