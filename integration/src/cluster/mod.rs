@@ -171,14 +171,14 @@ impl Cluster {
             self.wait_usable(&daemons).await?;
             return Ok(false);
         }
-        self.fetch().await?;
-        self.write_conf()?;
         // A partial cluster (a daemon died) restarts only the missing daemons.
         for d in &daemons {
             if d.state() != DaemonState::Running {
                 d.check_ports()?;
             }
         }
+        self.fetch().await?;
+        self.write_conf()?;
         self.format_namenode().await?;
         let started = Instant::now();
         for d in &daemons {
@@ -520,7 +520,10 @@ fn last_lines(text: &str, n: usize) -> String {
         .lines()
         .map(|l| {
             if l.len() > 300 {
-                let cut = (0..=300).rev().find(|i| l.is_char_boundary(*i)).unwrap_or(0);
+                let cut = (0..=300)
+                    .rev()
+                    .find(|i| l.is_char_boundary(*i))
+                    .unwrap_or(0);
                 format!("{}…", &l[..cut])
             } else {
                 l.to_string()
