@@ -11,8 +11,9 @@ pub const DEFAULT_HADOOP_VERSION: &str = "3.4.3";
 /// chosen release does not publish them on Maven Central.
 const APPS_FALLBACK_VERSION: &str = "3.4.2";
 
-/// Releases known to publish `hadoop-mapreduce-examples` and DistributedShell.
-const RELEASES_WITH_APPS: [&str; 6] = ["3.3.4", "3.3.5", "3.3.6", "3.4.0", "3.4.1", "3.4.2"];
+/// Releases known to publish both `hadoop-mapreduce-examples` and DistributedShell
+/// (3.3.6 lacks DistributedShell; 3.4.3 and 3.5.0 lack both).
+const RELEASES_WITH_APPS: [&str; 3] = ["3.4.0", "3.4.1", "3.4.2"];
 
 /// One cluster's settings. Every field has a default; `from_env` reads overrides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +245,7 @@ mod tests {
         ])
         .expect("valid settings");
         assert_eq!(s.hadoop_version, "3.3.6");
-        assert_eq!(s.apps_version(), "3.3.6");
+        assert_eq!(s.apps_version(), "3.4.2");
         assert_eq!(s.block_size, 1024 * 1024);
         assert_eq!(s.namenode_address(), "127.0.0.1:9100");
         assert_eq!(s.rpc_protection, "privacy");
