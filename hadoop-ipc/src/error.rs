@@ -54,6 +54,59 @@ pub enum IpcError {
     /// SASL authentication or its security layer failed.
     #[error("SASL DIGEST-MD5: {0}")]
     Sasl(#[from] SaslError),
+
+    /// A socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, with whom.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The connection is gone (closed by the server, failed, or dropped).
+    #[error("connection to {peer} closed: {reason}")]
+    ConnectionClosed {
+        /// The server.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// No answer in time.
+    #[error("timed out {what}")]
+    Timeout {
+        /// What was waited for.
+        what: String,
+    },
+
+    /// The server refused our authentication (wrong, expired or missing token).
+    #[error("authentication to {peer} refused: {detail}")]
+    AuthRejected {
+        /// The server.
+        peer: String,
+        /// What it said.
+        detail: String,
+    },
+
+    /// The server answered with a Java exception.
+    #[error("{class}: {message}")]
+    Remote {
+        /// The exception's class, e.g. `org.apache.hadoop.security.token.SecretManager$InvalidToken`.
+        class: String,
+        /// Its message.
+        message: String,
+        /// Whether the server closed the connection after it.
+        fatal: bool,
+    },
+}
+
+impl IpcError {
+    /// True when the server's exception is of this class (simple or fully qualified name).
+    pub fn is_remote(&self, class: &str) -> bool {
+        matches!(self, IpcError::Remote { class: c, .. } if c == class || c.rsplit(['.', '$']).next() == Some(class))
+    }
 }
 
 /// Problems specific to Hadoop's credentials file format.

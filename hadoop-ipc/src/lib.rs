@@ -2,14 +2,29 @@
 //! the credentials file, and typed clients for the ResourceManager scheduler, the
 //! NodeManagers and the NameNode. Prost types stay behind this crate's plain Rust API.
 //!
-//! The modules here so far are pure building blocks (no I/O): [`writable`] codecs,
-//! [`credentials`] (tokens and `HDTS` files), and [`sasl`] (DIGEST-MD5 and its security
-//! layer). The async connection is built on top of them.
+//! Pure building blocks (no I/O): [`writable`] codecs, [`credentials`] (tokens and `HDTS`
+//! files), [`sasl`] (DIGEST-MD5 and its security layer). On top of them: one
+//! [`Connection`] (framing, auth, multiplexed calls), the reconnecting [`RpcClient`], and
+//! the typed clients [`rm`], [`nm`] and [`namenode`].
 
+mod client;
+mod connection;
 pub mod credentials;
 pub mod error;
+pub mod namenode;
+pub mod nm;
+pub mod rm;
 pub mod sasl;
+mod types;
 pub mod writable;
+
+pub use client::RpcClient;
+pub use connection::{Auth, Connection, ConnectionConfig};
+pub use sasl::Qop;
+pub use types::{
+    ApplicationAttemptId, ApplicationId, BlockLocation, Container, ContainerId, ContainerState,
+    ContainerStatus, FileStatus, FinalStatus, LaunchContext, LocalResource, NodeId, Resource,
+};
 
 pub use credentials::{Credentials, CredentialsFormat, Token};
 pub use error::{CredentialsError, IpcError, Result, SaslError};
