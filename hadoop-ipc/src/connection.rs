@@ -395,7 +395,7 @@ fn read_error(source: std::io::Error, addr: &str) -> IpcError {
 }
 
 /// A decoded response frame: header, then the rest of the body (the response message).
-fn decode_response(mut body: Bytes) -> Result<(RpcResponseHeaderProto, Bytes)> {
+pub(crate) fn decode_response(mut body: Bytes) -> Result<(RpcResponseHeaderProto, Bytes)> {
     let header = RpcResponseHeaderProto::decode_length_delimited(&mut body).map_err(|e| {
         IpcError::Malformed {
             what: "RPC response header",
@@ -611,34 +611,41 @@ async fn reader_task(
             Ok(bytes) => plain.extend_from_slice(&bytes),
             Err(e) => break e.to_string(),
         }
-        let mut failed = None;
-        while plain.len() >= 4 {
-            let len = u32::from_be_bytes([plain[0], plain[1], plain[2], plain[3]]) as usize;
-            if len == 0 || len > max_frame {
-                failed = Some(
-                    IpcError::FrameTooLarge {
-                        len,
-                        max: max_frame,
-                    }
-                    .to_string(),
-                );
-                break;
-            }
-            if plain.len() < 4 + len {
-                break;
-            }
-            plain.advance(4);
-            let inner = plain.split_to(len).freeze();
-            if let Err(e) = dispatch(inner, &shared) {
-                failed = Some(e);
-                break;
-            }
-        }
-        if let Some(e) = failed {
+        if let Err(e) = take_frames(&mut plain, max_frame, |inner| dispatch(inner, &shared)) {
             break e;
         }
     };
     shared.fail_all(&reason, &addr);
+}
+
+/// Takes every whole `[u32 length][body]` frame off the front of `buf`, leaving a
+/// partial one for later. An error (bad length, or from `each`) ends the connection.
+fn take_frames(
+    buf: &mut BytesMut,
+    max: usize,
+    mut each: impl FnMut(Bytes) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    while buf.len() >= 4 {
+        let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if len == 0 || len > max {
+            return Err(IpcError::FrameTooLarge { len, max }.to_string());
+        }
+        if buf.len() < 4 + len {
+            break;
+        }
+        buf.advance(4);
+        each(buf.split_to(len).freeze())?;
+    }
+    Ok(())
+}
+
+/// [`take_frames`] over a byte slice, for fuzzing.
+pub(crate) fn split_frames(data: &[u8], max: usize, mut each: impl FnMut(Bytes)) {
+    let mut buf = BytesMut::from(data);
+    let _ = take_frames(&mut buf, max, |b| {
+        each(b);
+        Ok(())
+    });
 }
 
 fn unwrap_frame(layer: &Mutex<SecurityLayer>, body: Bytes) -> Result<Vec<u8>> {

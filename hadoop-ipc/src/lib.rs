@@ -11,6 +11,8 @@ mod client;
 mod connection;
 pub mod credentials;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod namenode;
 pub mod nm;
 pub mod rm;
