@@ -103,6 +103,11 @@ impl AmRmClient {
         }
     }
 
+    /// The quality of protection of the current connection to the RM (connects if needed).
+    pub async fn qop(&self) -> Result<Option<Qop>> {
+        Ok(self.rpc.connection().await?.qop())
+    }
+
     /// The NM tokens received so far, by node; shared, so it stays current.
     pub fn nm_tokens(&self) -> NmTokens {
         self.nm_tokens.clone()

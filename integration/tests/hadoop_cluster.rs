@@ -208,6 +208,7 @@ async fn mapreduce_word_count_and_its_aggregated_logs() {
 fn spare_settings(dir: &std::path::Path, offset: u16) -> Settings {
     Settings {
         state_dir: dir.to_path_buf(),
+        dist_root: dir.to_path_buf(),
         port_offset: offset,
         ..Settings::defaults()
     }

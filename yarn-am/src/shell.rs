@@ -40,11 +40,18 @@ pub async fn run_shell_job(env: &ContainerEnv, job: &ShellJob) -> Result<String,
         "registering with the ResourceManager at {}",
         env.scheduler_address
     )))?;
-    info!(queue = %reg.queue, max = ?reg.max_capability, "registered");
+    let qop = rm.qop().await.ok().flatten();
+    info!(queue = %reg.queue, max = ?reg.max_capability, ?qop, "registered");
 
     let outcome = drive(&mut rm, env, job).await;
     let (status, diagnostics) = match &outcome {
-        Ok(d) => (FinalStatus::Succeeded, d.clone()),
+        Ok(d) => (
+            FinalStatus::Succeeded,
+            match qop {
+                Some(q) => format!("{d} (RPC qop {q})"),
+                None => d.clone(),
+            },
+        ),
         Err(e) => (FinalStatus::Failed, e.to_string()),
     };
     rm.finish(status, &diagnostics, "")

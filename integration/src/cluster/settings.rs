@@ -22,6 +22,8 @@ pub struct Settings {
     pub hadoop_version: String,
     /// Where jars, configuration, data and logs live (`SPINDLE_CLUSTER_DIR`).
     pub state_dir: PathBuf,
+    /// Where the fetched Hadoop releases live; other clusters may share them.
+    pub dist_root: PathBuf,
     /// Added to every port, so two clusters can run side by side (`SPINDLE_PORT_OFFSET`).
     pub port_offset: u16,
     /// HDFS default block size in bytes (`SPINDLE_BLOCK_SIZE`).
@@ -46,6 +48,7 @@ impl Settings {
         Settings {
             hadoop_version: DEFAULT_HADOOP_VERSION.to_string(),
             state_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join(".cluster"),
+            dist_root: Path::new(env!("CARGO_MANIFEST_DIR")).join(".cluster"),
             port_offset: 0,
             block_size: 16 * 1024 * 1024,
             rpc_protection: "authentication".to_string(),
@@ -74,7 +77,8 @@ impl Settings {
             s.hadoop_version = v;
         }
         if let Some(v) = get("SPINDLE_CLUSTER_DIR") {
-            s.state_dir = PathBuf::from(v);
+            s.state_dir = PathBuf::from(&v);
+            s.dist_root = PathBuf::from(v);
         }
         if let Some(v) = get("SPINDLE_PORT_OFFSET") {
             s.port_offset = v
