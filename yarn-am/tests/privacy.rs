@@ -1,26 +1,28 @@
-//! The same AM on a second cluster with `hadoop.rpc.protection=privacy`: every AM–RM and
-//! AM–NM exchange is wrapped with DIGEST-MD5 auth-conf (encrypted).
+//! The same AM on a second cluster with `hadoop.rpc.protection=integrity`, then
+//! `privacy`: every AM–RM and AM–NM exchange is wrapped with DIGEST-MD5 auth-int
+//! (HMAC-MD5 signed), then auth-conf (encrypted).
 
 mod common;
 
 use common::{stage_am, submit, unique, wait_finished};
 use spindle_integration::{Cluster, Settings};
 
-#[tokio::test]
-async fn rust_am_under_privacy() {
+async fn run_on_protected_cluster(protection: &str) -> serde_json::Value {
     let main = Settings::from_env().expect("settings");
     let settings = Settings {
-        state_dir: main.state_dir.join("privacy-cluster"),
+        state_dir: main.state_dir.join("protected-cluster"),
         port_offset: main.port_offset + 500,
-        rpc_protection: "privacy".into(),
+        rpc_protection: protection.into(),
         nm_memory_mb: 2048,
         nm_vcores: 4,
         ..main
     };
     let cluster = Cluster::new(settings).expect("java");
-    let started = cluster.up().await.expect("privacy cluster up");
+    // Configuration is written at start: stop any earlier instance first.
+    cluster.down().await.expect("stop earlier instance");
+    cluster.up().await.expect("protected cluster up");
     let result = async {
-        let name = unique("spindle-am-privacy");
+        let name = unique("spindle-am-protected");
         let resource = stage_am(&cluster, &format!("/user/root/.spindle/{name}")).await;
         let app_id = submit(
             &cluster,
@@ -32,11 +34,20 @@ async fn rust_am_under_privacy() {
         wait_finished(&cluster, &app_id).await
     }
     .await;
-    if started {
-        cluster.down().await.expect("privacy cluster down");
+    cluster.down().await.expect("protected cluster down");
+    result
+}
+
+#[tokio::test]
+async fn rust_am_under_integrity_then_privacy() {
+    for (protection, qop) in [("integrity", "auth-int"), ("privacy", "auth-conf")] {
+        let app = run_on_protected_cluster(protection).await;
+        assert_eq!(app["finalStatus"], "SUCCEEDED", "{protection}: {app}");
+        let diag = app["diagnostics"].as_str().unwrap_or_default();
+        assert!(diag.contains("2 containers succeeded"), "{diag}");
+        assert!(
+            diag.contains(&format!("(RPC qop {qop})")),
+            "{protection}: {diag}"
+        );
     }
-    assert_eq!(result["finalStatus"], "SUCCEEDED", "{result}");
-    let diag = result["diagnostics"].as_str().unwrap_or_default();
-    assert!(diag.contains("2 containers succeeded"), "{diag}");
-    assert!(diag.contains("(RPC qop auth-conf)"), "{diag}");
 }
