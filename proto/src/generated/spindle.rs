@@ -59,6 +59,13 @@ pub struct FileSplit {
     #[prost(string, repeated, tag = "4")]
     pub hosts: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+/// The input of a task of a stage after a shuffle: the map outputs of its partition.
+/// (Today the driver relays them; executor-to-executor fetches will add a member.)
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ShuffleInput {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub blocks: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+}
 /// Run one task: one partition of one stage.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TaskDescription {
@@ -76,7 +83,7 @@ pub struct TaskDescription {
     pub payload: ::prost::alloc::vec::Vec<u8>,
     /// Where the task's input comes from. New input kinds (e.g. shuffle reads) are
     /// added as new members.
-    #[prost(oneof = "task_description::Input", tags = "5")]
+    #[prost(oneof = "task_description::Input", tags = "5, 6")]
     pub input: ::core::option::Option<task_description::Input>,
 }
 /// Nested message and enum types in `TaskDescription`.
@@ -87,6 +94,8 @@ pub mod task_description {
     pub enum Input {
         #[prost(message, tag = "5")]
         FileSplit(super::FileSplit),
+        #[prost(message, tag = "6")]
+        Shuffle(super::ShuffleInput),
     }
 }
 /// Stop a running task attempt (speculation lost, job cancelled).
@@ -134,10 +143,17 @@ pub struct Shutdown {
     #[prost(string, tag = "1")]
     pub reason: ::prost::alloc::string::String,
 }
+/// First message on a new connection, from the driver: the executor answers with
+/// ExecutorRegister whose secret_proof is HMAC-SHA256(application secret, nonce).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AuthChallenge {
+    #[prost(bytes = "vec", tag = "1")]
+    pub nonce: ::prost::alloc::vec::Vec<u8>,
+}
 /// Everything the driver sends to an executor.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DriverMessage {
-    #[prost(oneof = "driver_message::Kind", tags = "1, 2, 3, 4")]
+    #[prost(oneof = "driver_message::Kind", tags = "1, 2, 3, 4, 5")]
     pub kind: ::core::option::Option<driver_message::Kind>,
 }
 /// Nested message and enum types in `DriverMessage`.
@@ -152,6 +168,8 @@ pub mod driver_message {
         KillTask(super::KillTask),
         #[prost(message, tag = "4")]
         Shutdown(super::Shutdown),
+        #[prost(message, tag = "5")]
+        Challenge(super::AuthChallenge),
     }
 }
 /// Everything an executor sends to the driver.

@@ -1,0 +1,31 @@
+//! The crate's one error type.
+
+/// Everything that can go wrong in the engine core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// A file system operation failed; `path` names the file.
+    #[error("{op} {path}: {message}")]
+    Fs {
+        /// What was being done (`reading`, `listing`, `renaming`, …).
+        op: &'static str,
+        /// The path or URI.
+        path: String,
+        /// The underlying cause.
+        message: String,
+    },
+    /// The input does not exist or matches nothing.
+    #[error("input {0} does not exist")]
+    InputMissing(String),
+    /// Bytes that should be an encoded task payload/result are not.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// What was decoded.
+        what: &'static str,
+        /// Why it is invalid.
+        detail: String,
+    },
+    /// A job argument is invalid (e.g. a bad regex).
+    #[error("invalid job: {0}")]
+    InvalidJob(String),
+}

@@ -1,0 +1,14 @@
+//! The engine core shared by the driver (in the YARN AM or in local mode) and the
+//! executors: file systems (HDFS and local) behind one trait, input splits at block
+//! boundaries with their hosts, Hadoop's line-record semantics over splits, the built-in
+//! jobs as map/combine/reduce functions, the task scheduler and the driver.
+//!
+//! It knows nothing of YARN: containers and NodeManagers are `spindle-yarn-am`'s.
+
+pub mod error;
+pub mod fs;
+pub mod job;
+pub mod lines;
+pub mod split;
+
+pub use error::CoreError;
