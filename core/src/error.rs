@@ -25,6 +25,9 @@ pub enum CoreError {
         /// Why it is invalid.
         detail: String,
     },
+    /// The driver↔executor connection failed or carried garbage.
+    #[error("driver/executor transport: {0}")]
+    Transport(String),
     /// A job argument is invalid (e.g. a bad regex).
     #[error("invalid job: {0}")]
     InvalidJob(String),

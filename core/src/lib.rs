@@ -10,5 +10,6 @@ pub mod fs;
 pub mod job;
 pub mod lines;
 pub mod split;
+pub mod transport;
 
 pub use error::CoreError;
