@@ -28,6 +28,19 @@ pub enum CoreError {
     /// The driver↔executor connection failed or carried garbage.
     #[error("driver/executor transport: {0}")]
     Transport(String),
+    /// The output already exists; nothing was written.
+    #[error("output {0} already exists")]
+    OutputExists(String),
+    /// A task failed on every attempt.
+    #[error("task {task} failed {attempts} times; last error: {error}")]
+    TaskFailed {
+        /// The task.
+        task: u64,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's error.
+        error: String,
+    },
     /// A job argument is invalid (e.g. a bad regex).
     #[error("invalid job: {0}")]
     InvalidJob(String),

@@ -5,10 +5,12 @@
 //!
 //! It knows nothing of YARN: containers and NodeManagers are `spindle-yarn-am`'s.
 
+pub mod driver;
 pub mod error;
 pub mod fs;
 pub mod job;
 pub mod lines;
+pub mod scheduler;
 pub mod split;
 pub mod transport;
 

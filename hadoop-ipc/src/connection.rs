@@ -415,7 +415,8 @@ fn remote_error(header: &RpcResponseHeaderProto) -> IpcError {
 
 async fn send_sasl(wr: &mut OwnedWriteHalf, msg: &RpcSaslProto, addr: &str) -> Result<()> {
     let header = request_header(SASL_CALL_ID, &[], -1);
-    write_all(wr, &frame(&[&header, msg]), addr).await
+    let packet = frame(&[&header, msg]);
+    write_all(wr, &packet, addr).await
 }
 
 async fn read_sasl(rd: &mut OwnedReadHalf, config: &ConnectionConfig) -> Result<RpcSaslProto> {
