@@ -404,19 +404,37 @@ impl Driver {
         }
     }
 
-    /// Runs `spec` to completion with whatever executors register. On failure the
-    /// output directory is removed (it did not exist before; that is checked first).
+    /// Lists the input and cuts it into splits with their hosts (the map stage's tasks).
+    /// Cheap (NameNode metadata only): call it early to ask for executors where the data is.
+    pub async fn plan(&self, spec: &JobSpec, fs: &dyn FileSystem) -> Result<Vec<Split>, CoreError> {
+        let files = fs.list_inputs(&spec.input).await?;
+        let mut with_blocks = Vec::with_capacity(files.len());
+        for f in files {
+            let blocks = fs.blocks(&f).await?;
+            with_blocks.push((f, blocks));
+        }
+        let splits = plan_splits(&with_blocks, spec.max_split_size.max(1));
+        info!(
+            files = with_blocks.len(),
+            splits = splits.len(),
+            "planned the map stage"
+        );
+        Ok(splits)
+    }
+
+    /// Runs `spec` over `splits` (from [`Driver::plan`]) with whatever executors register.
+    /// On failure the output directory is removed (it must not exist before; checked).
     pub async fn run_job(
         &self,
         spec: &JobSpec,
-        fs: Arc<dyn FileSystem>,
+        splits: Vec<Split>,
         out_fs: Arc<dyn FileSystem>,
     ) -> Result<JobReport, CoreError> {
         if out_fs.info(&spec.output).await?.is_some() {
             return Err(CoreError::OutputExists(spec.output.clone()));
         }
         let started = Instant::now();
-        let result = self.run_stages(spec, fs, out_fs.clone(), started).await;
+        let result = self.run_stages(spec, splits, out_fs.clone(), started).await;
         match &result {
             Ok(_) => self.set_progress(|p| p.state = "SUCCEEDED".into()),
             Err(e) => {
@@ -470,24 +488,11 @@ impl Driver {
     async fn run_stages(
         &self,
         spec: &JobSpec,
-        fs: Arc<dyn FileSystem>,
+        splits: Vec<Split>,
         out_fs: Arc<dyn FileSystem>,
         started: Instant,
     ) -> Result<JobReport, CoreError> {
         let mut report = JobReport::default();
-        // Plan: input files, their blocks, splits.
-        let files = fs.list_inputs(&spec.input).await?;
-        let mut with_blocks = Vec::with_capacity(files.len());
-        for f in files {
-            let blocks = fs.blocks(&f).await?;
-            with_blocks.push((f, blocks));
-        }
-        let splits = plan_splits(&with_blocks, spec.max_split_size.max(1));
-        info!(
-            files = with_blocks.len(),
-            splits = splits.len(),
-            "planned the map stage"
-        );
         let reducers = spec.reducers.max(1);
         out_fs
             .mkdirs(&format!("{}/_temporary", spec.output))

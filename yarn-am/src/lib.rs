@@ -1,12 +1,15 @@
-//! The application master: registers with the ResourceManager, asks for containers,
-//! launches them through the NodeManagers and unregisters with the outcome. It will host
-//! the driver; today it runs one shell command per container (the smallest whole AM,
-//! proving the AM–RM and AM–NM protocols on a real cluster).
+//! The application master: registers with the ResourceManager, hosts the driver, asks
+//! for executor containers where the data is, launches them through the NodeManagers
+//! and unregisters with the outcome. A `shell` mode (one command per container) is the
+//! smallest whole AM, kept as a probe of the AM–RM and AM–NM protocols.
 
 mod container_env;
+mod job;
 mod shell;
+mod web;
 
 pub use container_env::ContainerEnv;
+pub use job::{JobArgs, run_job_am};
 pub use shell::{ShellJob, run_shell_job};
 
 use spindle_hadoop_ipc::IpcError;
@@ -30,6 +33,9 @@ pub enum AmError {
     /// The job ran but did not succeed.
     #[error("{0}")]
     JobFailed(String),
+    /// YARN (or `spindle kill`) terminated the AM.
+    #[error("killed")]
+    Killed,
     /// The ResourceManager told the AM to stop.
     #[error("the ResourceManager ordered a shutdown")]
     Shutdown,

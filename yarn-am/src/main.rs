@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use spindle_core::job::JobKind;
 use spindle_hadoop_ipc::Resource;
-use spindle_yarn_am::{ContainerEnv, ShellJob, run_shell_job};
+use spindle_yarn_am::{ContainerEnv, JobArgs, ShellJob, run_job_am, run_shell_job};
 
 /// Spindle's YARN application master. YARN starts it; it is not run by hand.
 #[derive(Parser, Debug)]
@@ -14,6 +15,33 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Job {
+    /// Host the driver of a built-in job (what `spindle submit` runs).
+    Job {
+        /// `wordcount`, `linecount` or `grep`.
+        #[arg(long)]
+        job: String,
+        /// The job's arguments (grep: the regular expression).
+        #[arg(long = "job-arg")]
+        job_args: Vec<String>,
+        /// Input file, directory or glob (URI).
+        #[arg(long)]
+        input: String,
+        /// Output directory (URI); must not exist.
+        #[arg(long)]
+        output: String,
+        /// Executor containers.
+        #[arg(long, default_value_t = 2)]
+        num_executors: u32,
+        /// Memory of each executor container, MB.
+        #[arg(long, default_value_t = 512)]
+        executor_memory_mb: i64,
+        /// Task slots of each executor.
+        #[arg(long, default_value_t = 1)]
+        executor_cores: u32,
+        /// Reduce partitions (output part files); default one per executor.
+        #[arg(long)]
+        reducers: Option<u32>,
+    },
     /// Run a shell command in each of N containers and succeed when all exit 0.
     Shell {
         /// The command.
@@ -46,6 +74,29 @@ async fn main() {
     let result = async {
         let env = ContainerEnv::from_env()?;
         match cli.job {
+            Job::Job {
+                job,
+                job_args,
+                input,
+                output,
+                num_executors,
+                executor_memory_mb,
+                executor_cores,
+                reducers,
+            } => {
+                let kind = JobKind::parse(&job, &job_args)
+                    .map_err(|e| spindle_yarn_am::AmError::JobFailed(e.to_string()))?;
+                let args = JobArgs {
+                    job: kind,
+                    input,
+                    output,
+                    num_executors,
+                    executor_memory_mb,
+                    executor_cores,
+                    reducers,
+                };
+                run_job_am(&env, &args).await
+            }
             Job::Shell {
                 command,
                 containers,
