@@ -42,6 +42,8 @@ pub struct DriverConfig {
     pub max_attempts: u32,
     /// How long a task waits for an executor on a host holding its data.
     pub locality_wait: Duration,
+    /// A stage with tasks left fails after this long without any live executor.
+    pub no_executor_timeout: Duration,
 }
 
 impl DriverConfig {
@@ -55,6 +57,7 @@ impl DriverConfig {
             executor_timeout: Duration::from_secs(30),
             max_attempts: 4,
             locality_wait: Duration::from_secs(3),
+            no_executor_timeout: Duration::from_secs(180),
         }
     }
 }
@@ -616,9 +619,15 @@ impl Driver {
         let mut live_guard = self.live.lock().await;
         let live = &mut *live_guard;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut last_had_executor = Instant::now();
         let result = loop {
             if sched.is_complete() {
                 break Ok(());
+            }
+            if !live.is_empty() {
+                last_had_executor = Instant::now();
+            } else if last_had_executor.elapsed() > self.config.no_executor_timeout {
+                break Err(CoreError::NoExecutors(self.config.no_executor_timeout));
             }
             // Offer every free slot.
             let live_hosts: HashSet<String> = live.values().map(|l| l.host.clone()).collect();
