@@ -634,8 +634,7 @@ impl Driver {
             let n_live = live.len();
             let ids: Vec<String> = live.keys().cloned().collect();
             for id in ids {
-                loop {
-                    let Some(l) = live.get(&id) else { break };
+                while let Some(l) = live.get(&id) {
                     if l.running >= l.cores || !sched.has_pending() {
                         break;
                     }
