@@ -1,10 +1,13 @@
+//! `spindle`: parses the command line, runs it, and turns the outcome into one message
+//! and an exit code (0 done, 1 failed, 2 invalid request, 3 stopped following).
 use clap::Parser;
+use spindle_client::{Cli, run};
 
-/// Spindle: Spark-style data applications on an existing Hadoop cluster, without a JVM.
-#[derive(Parser, Debug)]
-#[command(name = "spindle", version, about)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("spindle: {e}");
+        std::process::exit(e.exit_code());
+    }
 }

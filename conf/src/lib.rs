@@ -2,11 +2,15 @@
 //!
 //! Owns reading Hadoop's `*-site.xml` files (from `HADOOP_CONF_DIR`, else
 //! `$HADOOP_HOME/etc/hadoop`) with `${var}` substitution and `final` honoured, and the
-//! well-known addresses derived from them. It does not talk to the network.
+//! well-known addresses derived from them, and Spindle's own layered settings
+//! ([`spindle`]: defaults < `spindle-defaults.conf` < `SPINDLE_*` environment < flags).
+//! It does not talk to the network.
 
 mod hadoop;
+pub mod spindle;
 
 pub use hadoop::{HadoopConf, SITE_FILES};
+pub use spindle::{MemorySize, SettingsLayers, SpindleSettings};
 
 use std::path::PathBuf;
 
@@ -36,6 +40,21 @@ pub enum ConfError {
     Invalid {
         key: String,
         value: String,
+        reason: String,
+    },
+    /// A Spindle setting names no known key.
+    #[error("unknown setting {key} (from {origin}); known settings: {known}")]
+    UnknownSetting {
+        key: String,
+        origin: String,
+        known: String,
+    },
+    /// A Spindle setting's value is invalid.
+    #[error("setting {key} = {value:?} (from {origin}): {reason}")]
+    Setting {
+        key: String,
+        value: String,
+        origin: String,
         reason: String,
     },
 }

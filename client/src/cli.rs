@@ -1,0 +1,279 @@
+//! The command line, in spark-submit's words: `submit`, `status`, `list`, `kill`.
+//!
+//! Flags are kept as typed text here and validated once, with the settings file and
+//! environment, by `spindle_conf::SettingsLayers`.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Spark-style data jobs on an existing Hadoop cluster, without a JVM";
+
+const LONG_ABOUT: &str = "\
+Spark-style data jobs on an existing Hadoop cluster, without a JVM.
+
+The cluster is found through HADOOP_CONF_DIR (core-site.xml, yarn-site.xml); the user \
+is HADOOP_USER_NAME, else the login name.";
+
+/// The examples, shown by `-h` and at the end of `--help`.
+macro_rules! submit_examples {
+    () => {
+        "\
+Examples:
+  spindle submit wordcount /data/books /out/wc
+  spindle submit --num-executors 4 --executor-memory 1g --reducers 8 \\
+      wordcount hdfs://nn:8020/data/books /out/wc
+  spindle submit --queue etl --name errors grep /logs/2024 /out/errors 'ERROR [a-z]+'
+  spindle submit --detach --conf spindle.log=debug linecount /data /out/lines"
+    };
+}
+
+const SUBMIT_EXAMPLES: &str = submit_examples!();
+
+const SUBMIT_HELP: &str = concat!(
+    "\
+Settings are layered, later wins: built-in defaults < $SPINDLE_CONF_DIR/spindle-defaults.conf \
+(`key value` lines) < environment (SPINDLE_EXECUTOR_MEMORY, …) < --conf key=value < the \
+named flags. Keys: spindle.app.name, spindle.yarn.queue, spindle.executor.instances, \
+spindle.executor.memory, spindle.executor.cores, spindle.driver.memory, spindle.reducers, \
+spindle.files, spindle.log (RUST_LOG of the AM and executors, default info).
+
+Before anything is staged or submitted, spindle checks that the input exists, the output \
+does not, the queue is a leaf queue of the scheduler and the containers asked for fit the \
+largest one YARN grants. The binaries staged are spindle-am and spindle-executor from the \
+directory of spindle itself, or SPINDLE_AM_BINARY and SPINDLE_EXECUTOR_BINARY.
+
+Exit codes: 0 the application FINISHED and SUCCEEDED (with --detach: it was submitted); \
+1 it failed or was killed, or the cluster could not be used; 2 the request is invalid or a \
+check failed, nothing was submitted; 3 stopped following (--timeout or Ctrl-C), the \
+application keeps running; 130 interrupted while staging, nothing was submitted.
+
+",
+    submit_examples!()
+);
+
+/// The `spindle` command.
+#[derive(Parser, Debug)]
+#[command(name = "spindle", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Submit a job to YARN and follow it until it ends.
+    #[command(after_help = SUBMIT_EXAMPLES, after_long_help = SUBMIT_HELP)]
+    Submit(Box<SubmitArgs>),
+    /// Show one application.
+    Status {
+        /// The application id (application_<cluster>_<n>).
+        app_id: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// List applications (Spindle's by default), newest first.
+    List {
+        /// Only these states, comma-separated (NEW, NEW_SAVING, SUBMITTED, ACCEPTED,
+        /// RUNNING, FINISHED, FAILED, KILLED, or ALL) [default: SUBMITTED,ACCEPTED,RUNNING]
+        #[arg(long, value_delimiter = ',', value_name = "STATES")]
+        state: Vec<String>,
+        /// Applications of every type, not only SPINDLE.
+        #[arg(long)]
+        all: bool,
+        /// How to print them.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Kill an application and wait until YARN shows it KILLED.
+    Kill {
+        /// The application id.
+        app_id: String,
+        /// How long to wait for KILLED (e.g. 30s, 2m).
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        timeout: Duration,
+        /// How to print the final report.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+/// `spindle submit`'s arguments.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct SubmitArgs {
+    /// Application name shown by YARN [spindle.app.name; default: spindle-<job>]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// YARN queue, a leaf queue (short name or full path) [spindle.yarn.queue; default: default]
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: Option<String>,
+    /// Number of executors [spindle.executor.instances; default: 2]
+    #[arg(long, value_name = "N")]
+    pub num_executors: Option<String>,
+    /// Memory of each executor container, e.g. 512m, 2g [spindle.executor.memory; default: 512m]
+    #[arg(long, value_name = "SIZE")]
+    pub executor_memory: Option<String>,
+    /// Virtual cores of each executor container [spindle.executor.cores; default: 1]
+    #[arg(long, value_name = "N")]
+    pub executor_cores: Option<String>,
+    /// Memory of the application master, which hosts the driver [spindle.driver.memory; default: 256m]
+    #[arg(long, value_name = "SIZE")]
+    pub driver_memory: Option<String>,
+    /// Number of reduce tasks (output files) [spindle.reducers; default: the AM decides]
+    #[arg(long, value_name = "N")]
+    pub reducers: Option<String>,
+    /// A setting as key=value (see below); repeatable; the named flags win over it
+    #[arg(long = "conf", value_name = "KEY=VALUE")]
+    pub conf: Vec<String>,
+    /// Comma-separated local files (or hdfs:// URIs) put in the containers' working
+    /// directories [spindle.files]
+    #[arg(long, value_name = "FILES")]
+    pub files: Option<String>,
+    /// Print the application id and return once YARN has accepted the application.
+    #[arg(long)]
+    pub detach: bool,
+    /// Stop following after this long (e.g. 90s, 30m, 2h); the application keeps running
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// The job.
+    #[arg(value_enum)]
+    pub job: Job,
+    /// Input: a file, a directory or a glob (bare paths are on fs.defaultFS).
+    pub input: String,
+    /// Output directory; must not exist.
+    pub output: String,
+    /// The job's arguments: grep takes one, the regular expression.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "JOB_ARGS"
+    )]
+    pub job_args: Vec<String>,
+}
+
+/// The built-in jobs.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Count words (split on whitespace).
+    Wordcount,
+    /// Count lines.
+    Linecount,
+    /// Count the matches of a regular expression (the one job argument).
+    Grep,
+}
+
+impl Job {
+    /// The name the AM takes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Job::Wordcount => "wordcount",
+            Job::Linecount => "linecount",
+            Job::Grep => "grep",
+        }
+    }
+}
+
+/// How `status`, `list` and `kill` print.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Parses `90s`, `30m`, `2h`, `500ms`, or bare seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let bad = || format!("{s:?} is not a duration like 90s, 30m or 2h");
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    if d.is_zero() {
+        return Err(format!("{s:?} is zero"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn submit(args: &[&str]) -> SubmitArgs {
+        let mut argv = vec!["spindle", "submit"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Submit(s) => *s,
+            other => panic!("not submit: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn submit_flags_and_job_args() {
+        let s = submit(&[
+            "--num-executors",
+            "4",
+            "--executor-memory",
+            "1g",
+            "--conf",
+            "spindle.reducers=3",
+            "--conf",
+            "spindle.log=debug",
+            "--files",
+            "a.txt,b.txt",
+            "--detach",
+            "--timeout",
+            "2m",
+            "grep",
+            "/in",
+            "/out",
+            "-v|--x",
+        ]);
+        assert_eq!(s.job, Job::Grep);
+        assert_eq!(s.input, "/in");
+        assert_eq!(s.output, "/out");
+        assert_eq!(s.job_args, vec!["-v|--x"]);
+        assert_eq!(s.num_executors.as_deref(), Some("4"));
+        assert_eq!(s.executor_memory.as_deref(), Some("1g"));
+        assert_eq!(s.conf, vec!["spindle.reducers=3", "spindle.log=debug"]);
+        assert_eq!(s.files.as_deref(), Some("a.txt,b.txt"));
+        assert!(s.detach);
+        assert_eq!(s.timeout, Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn unknown_jobs_are_usage_errors() {
+        let err = Cli::try_parse_from(["spindle", "submit", "sort", "/in", "/out"])
+            .expect_err("should be refused");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["", "s", "1.5m", "-1s", "10d", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,1106 @@
+//! `spindle submit`: settings, checks before anything is done, staging to
+//! `/user/<user>/.spindle/<appId>/`, the submission context for the RM, and following.
+//!
+//! Checks (input, output, queue, container sizes, local files) all run before an
+//! application id is asked for, so a refused request leaves no trace on the cluster;
+//! once staging has begun, any failure deletes the staging directory again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use rand::RngCore;
+use serde_json::{Value, json};
+use spindle_conf::spindle::{
+    DRIVER_MEMORY, EXECUTOR_CORES, EXECUTOR_INSTANCES, EXECUTOR_MEMORY, FILES, Origin, QUEUE,
+    REDUCERS,
+};
+use spindle_conf::{HadoopConf, SettingsLayers, SpindleSettings};
+use spindle_core::CoreError;
+use spindle_core::fs::{FileSystem, for_uri};
+
+use crate::cli::{Job, SubmitArgs};
+use crate::follow::{FollowOptions, follow};
+use crate::rm::{NewApplication, ResourceLimit, RmClient, SchedulerFacts};
+use crate::shell;
+use crate::{ClientError, hadoop_user};
+
+/// The YARN application type of Spindle applications.
+pub const APP_TYPE: &str = "SPINDLE";
+/// The local-resource name (and file name) of the AM binary.
+pub const AM_BINARY: &str = "spindle-am";
+/// The file name of the executor binary.
+pub const EXECUTOR_BINARY: &str = "spindle-executor";
+/// The credentials alias of the application secret (driver↔executor authentication).
+pub const SECRET_ALIAS: &str = spindle_core::transport::SECRET_ALIAS;
+/// The redirections YARN fills in with the container's log directory.
+const LOG_REDIRECTS: &str = "1><LOG_DIR>/stdout 2><LOG_DIR>/stderr";
+
+/// Layers settings: defaults < settings file < environment < `--conf` < named flags.
+pub fn settings(args: &SubmitArgs) -> Result<SpindleSettings, ClientError> {
+    let mut layers = SettingsLayers::defaults();
+    layers.apply_conf_dir_from_env()?;
+    layers.apply_process_env();
+    apply_flags(&mut layers, args)?;
+    Ok(layers.resolve()?)
+}
+
+/// Layers the command line's `--conf` pairs, then its named flags, over `layers`.
+pub fn apply_flags(layers: &mut SettingsLayers, args: &SubmitArgs) -> Result<(), ClientError> {
+    for pair in &args.conf {
+        layers.set_pair(pair, "--conf")?;
+    }
+    let named = [
+        (spindle_conf::spindle::APP_NAME, "--name", &args.name),
+        (QUEUE, "--queue", &args.queue),
+        (EXECUTOR_INSTANCES, "--num-executors", &args.num_executors),
+        (EXECUTOR_MEMORY, "--executor-memory", &args.executor_memory),
+        (EXECUTOR_CORES, "--executor-cores", &args.executor_cores),
+        (DRIVER_MEMORY, "--driver-memory", &args.driver_memory),
+        (REDUCERS, "--reducers", &args.reducers),
+        (FILES, "--files", &args.files),
+    ];
+    for (key, flag, value) in named {
+        if let Some(v) = value {
+            layers.set(key, v, Origin::Flag(flag.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks the job's arguments: none for wordcount and linecount, one valid regular
+/// expression for grep.
+pub fn check_job_args(job: Job, args: &[String]) -> Result<(), String> {
+    match (job, args) {
+        (Job::Grep, [pattern]) => regex::bytes::Regex::new(pattern)
+            .map(|_| ())
+            .map_err(|e| format!("grep's regular expression {pattern:?} is invalid: {e}")),
+        (Job::Grep, _) => Err(format!(
+            "grep takes exactly one job argument, the regular expression (got {})",
+            args.len()
+        )),
+        (_, []) => Ok(()),
+        (job, extra) => Err(format!(
+            "{} takes no job arguments (got {extra:?})",
+            job.name()
+        )),
+    }
+}
+
+/// A full URI for `path`: URIs unchanged, absolute paths on `default_fs`, relative ones
+/// under the user's home directory `/user/<user>` as Hadoop resolves them.
+pub fn resolve_uri(path: &str, default_fs: &str, user: &str) -> String {
+    if path.contains("://") {
+        return path.to_string();
+    }
+    let fs = fs_root(default_fs);
+    if path.starts_with('/') {
+        format!("{fs}{path}")
+    } else {
+        format!("{fs}/user/{user}/{}", path.trim_start_matches("./"))
+    }
+}
+
+/// `fs.defaultFS` without trailing slashes (`hdfs://nn:8020/` → `hdfs://nn:8020`,
+/// `file:///` → `file://`), ready to have an absolute path appended.
+pub fn fs_root(default_fs: &str) -> String {
+    match default_fs.find("://") {
+        Some(i) => {
+            let (scheme, rest) = default_fs.split_at(i + 3);
+            format!("{scheme}{}", rest.trim_end_matches('/'))
+        }
+        None => default_fs.trim_end_matches('/').to_string(),
+    }
+}
+
+/// The staging directory of an application: `<fs>/user/<user>/.spindle/<appId>`.
+pub fn staging_dir(default_fs: &str, user: &str, app_id: &str) -> String {
+    format!("{}/user/{user}/.spindle/{app_id}", fs_root(default_fs))
+}
+
+/// The AM and executor binaries to stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binaries {
+    /// `spindle-am`.
+    pub am: PathBuf,
+    /// `spindle-executor`.
+    pub executor: PathBuf,
+}
+
+/// Finds the binaries: `SPINDLE_AM_BINARY` / `SPINDLE_EXECUTOR_BINARY`, else next to
+/// the running `spindle`. Errors name each missing one.
+pub fn find_binaries() -> Result<Binaries, Vec<String>> {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let mut failures = Vec::new();
+    let mut find = |var: &str, name: &str| -> PathBuf {
+        let (path, how) = match std::env::var_os(var).filter(|v| !v.is_empty()) {
+            Some(p) => (PathBuf::from(p), format!("named by {var}")),
+            None => (
+                dir.clone().unwrap_or_default().join(name),
+                format!("expected next to the spindle binary; set {var} to its path"),
+            ),
+        };
+        if !path.is_file() {
+            failures.push(format!(
+                "the {name} binary {} does not exist ({how})",
+                path.display()
+            ));
+        }
+        path
+    };
+    let am = find("SPINDLE_AM_BINARY", AM_BINARY);
+    let executor = find("SPINDLE_EXECUTOR_BINARY", EXECUTOR_BINARY);
+    if failures.is_empty() {
+        Ok(Binaries { am, executor })
+    } else {
+        Err(failures)
+    }
+}
+
+/// Where a shipped file comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    /// A local file, copied to the staging directory.
+    Local(PathBuf),
+    /// A file already on a cluster file system, used in place.
+    Remote(String),
+}
+
+/// A file shipped with the application under `name` in the containers' directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedFile {
+    /// The link name in the container (the source's file name).
+    pub name: String,
+    /// Where it comes from.
+    pub source: FileSource,
+}
+
+/// Sorts `--files` entries into local and remote ones; names must be unique and not
+/// clash with Spindle's own binaries.
+pub fn plan_files(files: &[String]) -> Result<Vec<ShippedFile>, Vec<String>> {
+    let mut out: Vec<ShippedFile> = Vec::new();
+    let mut failures = Vec::new();
+    for f in files {
+        let remote = f.contains("://") && !f.starts_with("file://");
+        let local_path = f.strip_prefix("file://").unwrap_or(f);
+        let name = f
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if name.is_empty() || name == "." || name == ".." {
+            failures.push(format!("--files entry {f:?} names no file"));
+            continue;
+        }
+        if name == AM_BINARY || name == EXECUTOR_BINARY {
+            failures.push(format!(
+                "--files entry {f} is named {name}, which Spindle uses for its own binary"
+            ));
+            continue;
+        }
+        if let Some(m) = shell::yarn_marker(&name) {
+            failures.push(format!(
+                "--files entry {f} contains {m}, which YARN rewrites"
+            ));
+            continue;
+        }
+        if out.iter().any(|o| o.name == name) {
+            failures.push(format!(
+                "--files has two files named {name}; they would land on the same path"
+            ));
+            continue;
+        }
+        let source = if remote {
+            FileSource::Remote(f.clone())
+        } else {
+            let path = PathBuf::from(local_path);
+            if !path.is_file() {
+                failures.push(format!("--files entry {f} is not a local file"));
+                continue;
+            }
+            FileSource::Local(path)
+        };
+        out.push(ShippedFile { name, source });
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err(failures)
+    }
+}
+
+/// Checks requested container sizes against the largest container YARN grants.
+pub fn check_sizes(settings: &SpindleSettings, max: ResourceLimit, source: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (what, size) in [
+        ("executor memory", settings.executor_memory),
+        ("driver memory", settings.driver_memory),
+    ] {
+        if size.mib() > max.memory {
+            failures.push(format!(
+                "{what} {size} ({} MB) is more than the largest container {source}: {} MB",
+                size.mib(),
+                max.memory
+            ));
+        }
+    }
+    if u64::from(settings.executor_cores) > max.vcores {
+        failures.push(format!(
+            "executor cores {} is more than the largest container {source}: {} vcores",
+            settings.executor_cores, max.vcores
+        ));
+    }
+    failures
+}
+
+/// The largest container for `queue`: the queue's own limit, else the scheduler's,
+/// else the client's `yarn-site.xml`, with where it came from.
+pub fn max_container(
+    facts: &SchedulerFacts,
+    queue: Option<&crate::rm::QueueFacts>,
+    conf: &HadoopConf,
+) -> (ResourceLimit, String) {
+    if let Some((q, m)) = queue.and_then(|q| q.max_allocation.map(|m| (q, m))) {
+        return (m, format!("queue {} allows", q.path));
+    }
+    if let Some(m) = facts.max_allocation {
+        return (m, "the scheduler allows".into());
+    }
+    let num = |k: &str, d: u64| conf.get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(d);
+    (
+        ResourceLimit {
+            memory: num("yarn.scheduler.maximum-allocation-mb", 8192),
+            vcores: num("yarn.scheduler.maximum-allocation-vcores", 4),
+        },
+        "yarn-site.xml allows".into(),
+    )
+}
+
+/// The AM's command line as words, before quoting.
+pub fn am_words(
+    job: Job,
+    job_args: &[String],
+    input: &str,
+    output: &str,
+    settings: &SpindleSettings,
+) -> Vec<String> {
+    let mut w: Vec<String> = vec![
+        format!("./{AM_BINARY}"),
+        "job".into(),
+        "--job".into(),
+        job.name().into(),
+    ];
+    for a in job_args {
+        // `=` keeps a value starting with `-` from being read as a flag.
+        w.push(format!("--job-arg={a}"));
+    }
+    w.extend([
+        "--input".into(),
+        input.into(),
+        "--output".into(),
+        output.into(),
+        "--num-executors".into(),
+        settings.num_executors.to_string(),
+        "--executor-memory-mb".into(),
+        settings.executor_memory.mib().to_string(),
+        "--executor-cores".into(),
+        settings.executor_cores.to_string(),
+    ]);
+    if let Some(r) = settings.reducers {
+        w.extend(["--reducers".into(), r.to_string()]);
+    }
+    w
+}
+
+/// The AM's command for YARN, quoted for its launch script, with log redirections.
+pub fn am_command(words: &[String]) -> Result<String, String> {
+    shell::yarn_command(words, LOG_REDIRECTS)
+}
+
+/// A staged (or in-place) file as YARN localizes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// Full URI.
+    pub uri: String,
+    /// Exact length in bytes.
+    pub size: u64,
+    /// Modification time, ms since the epoch.
+    pub timestamp: u64,
+}
+
+impl Resource {
+    /// `uri|size|timestamp`, as the AM reads `SPINDLE_EXECUTOR_RESOURCE`.
+    pub fn env_form(&self) -> String {
+        format!("{}|{}|{}", self.uri, self.size, self.timestamp)
+    }
+
+    fn local_resource(&self, name: &str) -> Value {
+        json!({
+            "key": name,
+            "value": {
+                "resource": self.uri,
+                "type": "FILE",
+                "visibility": "APPLICATION",
+                "size": self.size,
+                "timestamp": self.timestamp,
+            }
+        })
+    }
+}
+
+/// 32 random bytes, encoded as the RM's REST API decodes `credentials.secrets` values:
+/// `RMWebAppUtil.createCredentials` uses commons-codec `new Base64(0, null, true)`,
+/// i.e. URL-safe base64 (its encoder writes no padding; its decoder takes either).
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    encode_secret(&bytes)
+}
+
+/// Encodes secret bytes for `credentials.secrets`.
+pub fn encode_secret(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Everything the submission context is built from.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The id from `new-application`.
+    pub app_id: String,
+    /// The application name.
+    pub name: String,
+    /// The queue.
+    pub queue: String,
+    /// AM container memory, MiB.
+    pub driver_mb: u64,
+    /// The staged AM binary.
+    pub am: Resource,
+    /// Shipped files by link name.
+    pub files: Vec<(String, Resource)>,
+    /// The AM's environment.
+    pub environment: BTreeMap<String, String>,
+    /// The AM's command (already quoted for YARN).
+    pub command: String,
+    /// The application secret, encoded for the RM.
+    pub secret: String,
+}
+
+/// The JSON body of `POST /ws/v1/cluster/apps`. Environment values are escaped for the
+/// double quotes YARN puts them in (`export K="v"`).
+pub fn submission_body(s: &Submission) -> Value {
+    let mut resources = vec![s.am.local_resource(AM_BINARY)];
+    resources.extend(s.files.iter().map(|(n, r)| r.local_resource(n)));
+    let env: Vec<Value> = s
+        .environment
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": shell::escape_double_quoted(v)}))
+        .collect();
+    json!({
+        "application-id": s.app_id,
+        "application-name": s.name,
+        "application-type": APP_TYPE,
+        "queue": s.queue,
+        "max-app-attempts": 1,
+        "unmanaged-AM": false,
+        "keep-containers-across-application-attempts": false,
+        "resource": {"memory": s.driver_mb, "vCores": 1},
+        "am-container-spec": {
+            "local-resources": {"entry": resources},
+            "environment": {"entry": env},
+            "commands": {"command": s.command},
+            "credentials": {
+                "secrets": {"entry": [{"key": SECRET_ALIAS, "value": s.secret}]}
+            },
+        },
+    })
+}
+
+/// The AM's environment.
+#[allow(clippy::too_many_arguments)]
+pub fn am_environment(
+    conf: &HadoopConf,
+    default_fs: &str,
+    user: &str,
+    staging_dir: &str,
+    executor: &Resource,
+    files: &[(String, Resource)],
+    log: &str,
+) -> BTreeMap<String, String> {
+    let scheduler = conf
+        .get("yarn.resourcemanager.scheduler.address")
+        .unwrap_or_else(|| {
+            format!(
+                "{}:8030",
+                conf.get_or("yarn.resourcemanager.hostname", "0.0.0.0")
+            )
+        });
+    let mut env = BTreeMap::from([
+        ("SPINDLE_EXECUTOR_RESOURCE".to_string(), executor.env_form()),
+        ("SPINDLE_STAGING_DIR".to_string(), staging_dir.to_string()),
+        ("SPINDLE_RM_SCHEDULER_ADDRESS".to_string(), scheduler),
+        (
+            "SPINDLE_RPC_PROTECTION".to_string(),
+            conf.get_or("hadoop.rpc.protection", "authentication"),
+        ),
+        ("SPINDLE_DEFAULT_FS".to_string(), default_fs.to_string()),
+        ("HADOOP_USER_NAME".to_string(), user.to_string()),
+        ("RUST_LOG".to_string(), log.to_string()),
+    ]);
+    if !files.is_empty() {
+        // Same form as the executor's, comma-separated; the link name is the URI's
+        // last segment. The AM passes them on to executors.
+        let list = files
+            .iter()
+            .map(|(_, r)| r.env_form())
+            .collect::<Vec<_>>()
+            .join(",");
+        env.insert("SPINDLE_FILE_RESOURCES".to_string(), list);
+    }
+    env
+}
+
+/// What was checked and is ready to stage.
+struct Checked {
+    conf: HadoopConf,
+    user: String,
+    default_fs: String,
+    input: String,
+    output: String,
+    name: String,
+    binaries: Binaries,
+    files: Vec<ShippedFile>,
+    remote_files: BTreeMap<String, Resource>,
+}
+
+fn fs_error(what: String) -> impl FnOnce(CoreError) -> ClientError {
+    move |source| ClientError::Fs { what, source }
+}
+
+async fn file_system(
+    uri: &str,
+    conf: &HadoopConf,
+    user: &str,
+) -> Result<Arc<dyn FileSystem>, ClientError> {
+    for_uri(uri, conf, user)
+        .await
+        .map_err(fs_error(format!("cannot open the file system of {uri}")))
+}
+
+/// Runs every check; returns all failures together.
+async fn check(
+    args: &SubmitArgs,
+    settings: &SpindleSettings,
+    rm: &RmClient,
+    conf: HadoopConf,
+    user: String,
+) -> Result<Checked, ClientError> {
+    let mut failures = Vec::new();
+    if let Err(e) = check_job_args(args.job, &args.job_args) {
+        failures.push(e);
+    }
+    let default_fs = conf.default_fs()?;
+    let input = resolve_uri(&args.input, &default_fs, &user);
+    let output = resolve_uri(&args.output, &default_fs, &user);
+    let name = settings
+        .app_name
+        .clone()
+        .unwrap_or_else(|| format!("spindle-{}", args.job.name()));
+    let words = am_words(args.job, &args.job_args, &input, &output, settings);
+    if let Err(e) = am_command(&words) {
+        failures.push(e);
+    }
+    let binaries = find_binaries().unwrap_or_else(|f| {
+        failures.extend(f);
+        Binaries {
+            am: PathBuf::new(),
+            executor: PathBuf::new(),
+        }
+    });
+    let files = plan_files(&settings.files).unwrap_or_else(|f| {
+        failures.extend(f);
+        Vec::new()
+    });
+
+    // The cluster: queue and container sizes (read-only calls, no id is allocated).
+    let facts = rm.scheduler().await?;
+    let queue = match facts.leaf_queue(&settings.queue) {
+        Ok(q) => Some(q),
+        Err(e) => {
+            if !facts.queues.is_empty() {
+                failures.push(e);
+            }
+            None
+        }
+    };
+    let (max, source) = max_container(&facts, queue, &conf);
+    failures.extend(check_sizes(settings, max, &source));
+
+    // The file systems: input present, output absent, remote files present.
+    let in_fs = file_system(&input, &conf, &user).await?;
+    match in_fs.list_inputs(&input).await {
+        Ok(_) => {}
+        Err(CoreError::InputMissing(_)) => failures.push(format!("input {input} does not exist")),
+        Err(e) => return Err(fs_error(format!("cannot list the input {input}"))(e)),
+    }
+    let out_fs = file_system(&output, &conf, &user).await?;
+    match out_fs.info(&output).await {
+        Ok(None) => {}
+        Ok(Some(_)) => failures.push(format!(
+            "output {output} already exists; choose another path or delete it first"
+        )),
+        Err(e) => return Err(fs_error(format!("cannot look up the output {output}"))(e)),
+    }
+    let mut remote_files = BTreeMap::new();
+    for f in &files {
+        if let FileSource::Remote(uri) = &f.source {
+            let fs = file_system(uri, &conf, &user).await?;
+            match fs.info(uri).await {
+                Ok(Some(i)) if !i.is_dir => {
+                    remote_files.insert(
+                        f.name.clone(),
+                        Resource {
+                            uri: i.path,
+                            size: i.length,
+                            timestamp: i.modification_time,
+                        },
+                    );
+                }
+                Ok(Some(_)) => failures.push(format!("--files entry {uri} is a directory")),
+                Ok(None) => failures.push(format!("--files entry {uri} does not exist")),
+                Err(e) => return Err(fs_error(format!("cannot look up {uri}"))(e)),
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ClientError::Checks(failures));
+    }
+    Ok(Checked {
+        conf,
+        user,
+        default_fs,
+        input,
+        output,
+        name,
+        binaries,
+        files,
+        remote_files,
+    })
+}
+
+/// Copies one local file to `dir/name` and returns it as HDFS has it.
+async fn stage_file(
+    fs: &dyn FileSystem,
+    local: &Path,
+    dir: &str,
+    name: &str,
+) -> Result<Resource, ClientError> {
+    let data = tokio::fs::read(local)
+        .await
+        .map_err(|source| ClientError::Io {
+            path: local.to_path_buf(),
+            source,
+        })?;
+    let target = format!("{dir}/{name}");
+    let what = || format!("cannot stage {} to {target}", local.display());
+    fs.write(&target, Bytes::from(data))
+        .await
+        .map_err(fs_error(what()))?;
+    let info = fs
+        .info(&target)
+        .await
+        .map_err(fs_error(what()))?
+        .ok_or_else(|| ClientError::Fs {
+            what: what(),
+            source: CoreError::Fs {
+                op: "stat",
+                path: target.clone(),
+                message: "the file is gone right after writing it".into(),
+            },
+        })?;
+    Ok(Resource {
+        uri: info.path,
+        size: info.length,
+        timestamp: info.modification_time,
+    })
+}
+
+/// The staged binaries and files.
+struct Staged {
+    am: Resource,
+    executor: Resource,
+    files: Vec<(String, Resource)>,
+}
+
+async fn stage(fs: &dyn FileSystem, dir: &str, c: &Checked) -> Result<Staged, ClientError> {
+    fs.mkdirs(dir).await.map_err(fs_error(format!(
+        "cannot create the staging directory {dir}"
+    )))?;
+    let am = stage_file(fs, &c.binaries.am, dir, AM_BINARY).await?;
+    let executor = stage_file(fs, &c.binaries.executor, dir, EXECUTOR_BINARY).await?;
+    let mut files = Vec::new();
+    for f in &c.files {
+        let r = match &f.source {
+            FileSource::Local(p) => stage_file(fs, p, dir, &f.name).await?,
+            FileSource::Remote(_) => match c.remote_files.get(&f.name) {
+                Some(r) => r.clone(),
+                None => continue,
+            },
+        };
+        files.push((f.name.clone(), r));
+    }
+    Ok(Staged {
+        am,
+        executor,
+        files,
+    })
+}
+
+/// Deletes the staging directory, saying so when that fails.
+async fn remove_staging(fs: &dyn FileSystem, dir: &str) {
+    if let Err(e) = fs.delete(dir).await {
+        eprintln!("spindle: warning: cannot delete the staging directory {dir}: {e}");
+    }
+}
+
+/// `spindle submit`.
+pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
+    let settings = settings(&args)?;
+    let conf = HadoopConf::from_env()?;
+    let user = hadoop_user()?;
+    let rm = RmClient::new(&conf.rm_web_url(), &user)?;
+    let c = check(&args, &settings, &rm, conf, user).await?;
+
+    let NewApplication { application_id, .. } = rm.new_application().await?;
+    let app_id = application_id;
+    let staging_dir = staging_dir(&c.default_fs, &c.user, &app_id);
+    let fs = file_system(&staging_dir, &c.conf, &c.user).await?;
+    let staged = tokio::select! {
+        r = stage(fs.as_ref(), &staging_dir, &c) => r,
+        _ = tokio::signal::ctrl_c() => Err(ClientError::Interrupted(format!("while staging {app_id}"))),
+    };
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            remove_staging(fs.as_ref(), &staging_dir).await;
+            return Err(e);
+        }
+    };
+    let words = am_words(args.job, &args.job_args, &c.input, &c.output, &settings);
+    let command = am_command(&words).map_err(ClientError::Usage)?;
+    let submission = Submission {
+        app_id: app_id.clone(),
+        name: c.name.clone(),
+        queue: settings.queue.clone(),
+        driver_mb: settings.driver_memory.mib(),
+        am: staged.am,
+        environment: am_environment(
+            &c.conf,
+            &c.default_fs,
+            &c.user,
+            &staging_dir,
+            &staged.executor,
+            &staged.files,
+            &settings.log,
+        ),
+        files: staged.files,
+        command,
+        secret: new_secret(),
+    };
+    if let Err(e) = rm.submit(&submission_body(&submission)).await {
+        remove_staging(fs.as_ref(), &staging_dir).await;
+        return Err(e);
+    }
+
+    let tracking = match rm.app(&app_id).await {
+        Ok(app) => app.tracking_url.filter(|u| !u.is_empty()),
+        Err(_) => None,
+    }
+    .unwrap_or_else(|| {
+        format!(
+            "{}/proxy/{app_id}/",
+            rm.base().as_str().trim_end_matches('/')
+        )
+    });
+    crate::emit(&format!("{app_id}\ntracking URL: {tracking}\n"));
+    if args.detach {
+        return Ok(());
+    }
+    let options = FollowOptions {
+        timeout: args.timeout,
+        ..FollowOptions::default()
+    };
+    let last = follow(&rm, &app_id, &options).await?;
+    // The AM deletes its staging directory itself; this covers an AM that died first.
+    remove_staging(fs.as_ref(), &staging_dir).await;
+    if last.succeeded() {
+        crate::emit(&format!("output: {}\n", c.output));
+        Ok(())
+    } else {
+        eprintln!("spindle: logs: yarn logs -applicationId {app_id}");
+        Err(ClientError::AppFailed {
+            id: app_id,
+            state: last.state,
+            final_status: last.final_status,
+            diagnostics: last.diagnostics,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spindle_conf::MemorySize;
+
+    fn settings() -> SpindleSettings {
+        SettingsLayers::defaults().resolve().expect("defaults")
+    }
+
+    fn args(extra: &[&str]) -> SubmitArgs {
+        use clap::Parser;
+        let mut argv = vec!["spindle", "submit"];
+        argv.extend_from_slice(extra);
+        match crate::Cli::try_parse_from(argv).expect("parses").command {
+            crate::Command::Submit(s) => *s,
+            _ => panic!("not submit"),
+        }
+    }
+
+    #[test]
+    fn named_flags_win_over_conf_pairs() {
+        let a = args(&[
+            "--conf",
+            "spindle.executor.memory=4g",
+            "--conf",
+            "spindle.executor.cores=2",
+            "--executor-memory",
+            "1g",
+            "--files",
+            "x,y",
+            "wordcount",
+            "/in",
+            "/out",
+        ]);
+        let mut layers = SettingsLayers::defaults();
+        layers.apply_env([
+            ("SPINDLE_EXECUTOR_CORES", "5"),
+            ("SPINDLE_DRIVER_MEMORY", "1g"),
+        ]);
+        apply_flags(&mut layers, &a).expect("valid flags");
+        let s = layers.resolve().expect("valid");
+        assert_eq!(s.executor_memory.mib(), 1024);
+        assert_eq!(s.executor_cores, 2); // --conf over environment
+        assert_eq!(s.driver_memory.mib(), 1024); // environment over default
+        assert_eq!(s.files, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn bad_flag_values_name_the_flag() {
+        let a = args(&["--num-executors", "0", "wordcount", "/in", "/out"]);
+        let mut layers = SettingsLayers::defaults();
+        apply_flags(&mut layers, &a).expect("known keys");
+        let e = ClientError::from(layers.resolve().expect_err("should be refused"));
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(msg.contains("--num-executors"), "{msg}");
+        assert!(msg.contains("at least 1"), "{msg}");
+        let a = args(&["--conf", "spindle.nope=1", "wordcount", "/in", "/out"]);
+        let err = apply_flags(&mut SettingsLayers::defaults(), &a).expect_err("should be refused");
+        assert!(
+            err.to_string().contains("unknown setting spindle.nope"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn job_args() {
+        assert!(check_job_args(Job::Wordcount, &[]).is_ok());
+        assert!(check_job_args(Job::Linecount, &[]).is_ok());
+        assert!(check_job_args(Job::Grep, &["a+b".into()]).is_ok());
+        let e = check_job_args(Job::Grep, &[]).expect_err("should be refused");
+        assert!(e.contains("exactly one"), "{e}");
+        let e = check_job_args(Job::Grep, &["(".into()]).expect_err("should be refused");
+        assert!(e.contains("invalid"), "{e}");
+        let e = check_job_args(Job::Wordcount, &["x".into()]).expect_err("should be refused");
+        assert!(e.contains("wordcount takes no job arguments"), "{e}");
+    }
+
+    #[test]
+    fn uris() {
+        let fs = "hdfs://127.0.0.1:9000";
+        assert_eq!(resolve_uri("/a/b", fs, "u"), "hdfs://127.0.0.1:9000/a/b");
+        assert_eq!(
+            resolve_uri("/a/b", "hdfs://nn:8020/", "u"),
+            "hdfs://nn:8020/a/b"
+        );
+        assert_eq!(
+            resolve_uri("in", fs, "alice"),
+            "hdfs://127.0.0.1:9000/user/alice/in"
+        );
+        assert_eq!(
+            resolve_uri("./in", fs, "alice"),
+            "hdfs://127.0.0.1:9000/user/alice/in"
+        );
+        assert_eq!(resolve_uri("hdfs://o:1/x", fs, "u"), "hdfs://o:1/x");
+        assert_eq!(resolve_uri("file:///tmp/x", fs, "u"), "file:///tmp/x");
+        assert_eq!(resolve_uri("/tmp/x", "file:///", "u"), "file:///tmp/x");
+        assert_eq!(
+            staging_dir("hdfs://nn:9000/", "u", "application_1_0001"),
+            "hdfs://nn:9000/user/u/.spindle/application_1_0001"
+        );
+    }
+
+    #[test]
+    fn am_command_line() {
+        let mut s = settings();
+        s.num_executors = 3;
+        s.executor_memory = MemorySize::from_mib(1024);
+        s.executor_cores = 2;
+        let words = am_words(
+            Job::Grep,
+            &["-x [a-z]+ 'q' $HOME".into()],
+            "hdfs://nn:9000/in",
+            "hdfs://nn:9000/out dir",
+            &s,
+        );
+        assert_eq!(
+            words,
+            [
+                "./spindle-am",
+                "job",
+                "--job",
+                "grep",
+                "--job-arg=-x [a-z]+ 'q' $HOME",
+                "--input",
+                "hdfs://nn:9000/in",
+                "--output",
+                "hdfs://nn:9000/out dir",
+                "--num-executors",
+                "3",
+                "--executor-memory-mb",
+                "1024",
+                "--executor-cores",
+                "2",
+            ]
+        );
+        let cmd = am_command(&words).expect("quotable");
+        assert_eq!(
+            cmd,
+            r#"./spindle-am job --job grep '--job-arg=-x [a-z]+ '\\''q'\\'' \$HOME' --input hdfs://nn:9000/in --output 'hdfs://nn:9000/out dir' --num-executors 3 --executor-memory-mb 1024 --executor-cores 2 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"#
+        );
+        s.reducers = Some(4);
+        let words = am_words(Job::Wordcount, &[], "i", "o", &s);
+        assert_eq!(words[words.len() - 2..], ["--reducers", "4"]);
+        let bad = am_words(Job::Grep, &["a{{2}}".into()], "i", "o", &s);
+        assert!(am_command(&bad).is_err());
+    }
+
+    #[test]
+    fn secrets_are_url_safe_base64_of_32_bytes() {
+        let s = new_secret();
+        assert_eq!(s.len(), 43);
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&s)
+            .expect("decodes");
+        assert_eq!(bytes.len(), 32);
+        assert_ne!(new_secret(), s);
+        assert_eq!(encode_secret(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn body_has_everything_the_rm_needs() {
+        let am = Resource {
+            uri: "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-am".into(),
+            size: 123,
+            timestamp: 456,
+        };
+        let exec = Resource {
+            uri: "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-executor".into(),
+            size: 7,
+            timestamp: 8,
+        };
+        let file = Resource {
+            uri: "hdfs://nn:9000/user/u/.spindle/application_1_0001/words.txt".into(),
+            size: 9,
+            timestamp: 10,
+        };
+        let mut conf = HadoopConf::default();
+        conf.set("yarn.resourcemanager.scheduler.address", "127.0.0.1:8030");
+        conf.set("hadoop.rpc.protection", "privacy");
+        let files = vec![("words.txt".to_string(), file)];
+        let env = am_environment(
+            &conf,
+            "hdfs://nn:9000",
+            "u",
+            "hdfs://nn:9000/user/u/.spindle/application_1_0001",
+            &exec,
+            &files,
+            "info,spindle=debug",
+        );
+        let s = Submission {
+            app_id: "application_1_0001".into(),
+            name: "spindle-wordcount".into(),
+            queue: "default".into(),
+            driver_mb: 256,
+            am,
+            files,
+            environment: env,
+            command: "./spindle-am job 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into(),
+            secret: "c2VjcmV0".into(),
+        };
+        let b = submission_body(&s);
+        assert_eq!(b["application-id"], "application_1_0001");
+        assert_eq!(b["application-type"], "SPINDLE");
+        assert_eq!(b["max-app-attempts"], 1);
+        assert_eq!(b["resource"], json!({"memory": 256, "vCores": 1}));
+        let spec = &b["am-container-spec"];
+        assert_eq!(
+            spec["local-resources"]["entry"][0],
+            json!({"key": "spindle-am", "value": {
+                "resource": "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-am",
+                "type": "FILE", "visibility": "APPLICATION", "size": 123, "timestamp": 456}})
+        );
+        assert_eq!(spec["local-resources"]["entry"][1]["key"], "words.txt");
+        let env: BTreeMap<String, String> = spec["environment"]["entry"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap_or_default().to_string(),
+                    e["value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            env["SPINDLE_EXECUTOR_RESOURCE"],
+            "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-executor|7|8"
+        );
+        assert_eq!(
+            env["SPINDLE_STAGING_DIR"],
+            "hdfs://nn:9000/user/u/.spindle/application_1_0001"
+        );
+        assert_eq!(env["SPINDLE_RM_SCHEDULER_ADDRESS"], "127.0.0.1:8030");
+        assert_eq!(env["SPINDLE_RPC_PROTECTION"], "privacy");
+        assert_eq!(env["SPINDLE_DEFAULT_FS"], "hdfs://nn:9000");
+        assert_eq!(env["HADOOP_USER_NAME"], "u");
+        assert_eq!(env["RUST_LOG"], "info,spindle=debug");
+        assert_eq!(
+            env["SPINDLE_FILE_RESOURCES"],
+            "hdfs://nn:9000/user/u/.spindle/application_1_0001/words.txt|9|10"
+        );
+        assert_eq!(spec["commands"]["command"], s.command);
+        assert_eq!(
+            spec["credentials"],
+            json!({"secrets": {"entry": [{"key": "spindle.app.secret", "value": "c2VjcmV0"}]}})
+        );
+    }
+
+    #[test]
+    fn environment_defaults_and_escaping() {
+        let mut conf = HadoopConf::default();
+        conf.set("yarn.resourcemanager.hostname", "rm.example");
+        let exec = Resource {
+            uri: "hdfs://nn/x".into(),
+            size: 1,
+            timestamp: 2,
+        };
+        let env = am_environment(&conf, "hdfs://nn", "u", "hdfs://nn/s", &exec, &[], "info");
+        assert_eq!(env["SPINDLE_RM_SCHEDULER_ADDRESS"], "rm.example:8030");
+        assert_eq!(env["SPINDLE_RPC_PROTECTION"], "authentication");
+        assert!(!env.contains_key("SPINDLE_FILE_RESOURCES"));
+        let s = Submission {
+            app_id: "a".into(),
+            name: "n".into(),
+            queue: "q".into(),
+            driver_mb: 1,
+            am: exec.clone(),
+            files: vec![],
+            environment: BTreeMap::from([("RUST_LOG".into(), r#"a"$b"#.into())]),
+            command: String::new(),
+            secret: String::new(),
+        };
+        let b = submission_body(&s);
+        assert_eq!(
+            b["am-container-spec"]["environment"]["entry"][0]["value"],
+            r#"a\"\$b"#
+        );
+    }
+
+    #[test]
+    fn sizes_against_the_largest_container() {
+        let mut s = settings();
+        let max = ResourceLimit {
+            memory: 6144,
+            vcores: 6,
+        };
+        assert!(check_sizes(&s, max, "queue root.default allows").is_empty());
+        s.executor_memory = "100g".parse().expect("size");
+        s.executor_cores = 8;
+        let f = check_sizes(&s, max, "queue root.default allows");
+        assert_eq!(
+            f,
+            [
+                "executor memory 100g (102400 MB) is more than the largest container queue root.default allows: 6144 MB",
+                "executor cores 8 is more than the largest container queue root.default allows: 6 vcores",
+            ]
+        );
+        s.executor_memory = MemorySize::from_mib(512);
+        s.executor_cores = 1;
+        s.driver_memory = MemorySize::from_mib(8192);
+        let f = check_sizes(&s, max, "x");
+        assert_eq!(f.len(), 1);
+        assert!(f[0].starts_with("driver memory 8g (8192 MB)"), "{f:?}");
+    }
+
+    #[test]
+    fn max_container_falls_back_to_yarn_site() {
+        let facts = SchedulerFacts {
+            kind: "x".into(),
+            queues: vec![],
+            max_allocation: None,
+        };
+        let mut conf = HadoopConf::default();
+        conf.set("yarn.scheduler.maximum-allocation-mb", "2048");
+        let (m, src) = max_container(&facts, None, &conf);
+        assert_eq!((m.memory, m.vcores), (2048, 4));
+        assert!(src.contains("yarn-site.xml"));
+    }
+
+    #[test]
+    fn shipped_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.txt");
+        std::fs::write(&a, "x").expect("write");
+        let a = a.to_string_lossy().into_owned();
+        let ok = plan_files(&[a.clone(), "hdfs://nn/data/b.txt".into()]).expect("valid");
+        assert_eq!(ok[0].name, "a.txt");
+        assert_eq!(ok[0].source, FileSource::Local(PathBuf::from(&a)));
+        assert_eq!(ok[1].name, "b.txt");
+        assert_eq!(
+            ok[1].source,
+            FileSource::Remote("hdfs://nn/data/b.txt".into())
+        );
+        let err = plan_files(&[
+            a.clone(),
+            "hdfs://nn/a.txt".into(),
+            "/no/such/file".into(),
+            "hdfs://nn/spindle-am".into(),
+        ])
+        .expect_err("should be refused");
+        assert_eq!(err.len(), 3, "{err:?}");
+        assert!(err[0].contains("two files named a.txt"), "{err:?}");
+        assert!(
+            err[1].contains("/no/such/file is not a local file"),
+            "{err:?}"
+        );
+        assert!(
+            err[2].contains("Spindle uses for its own binary"),
+            "{err:?}"
+        );
+    }
+}
