@@ -88,6 +88,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Run a job in this process, without YARN: the same driver and executors.
+    ///
+    /// Example: spindle run --master local[4] wordcount ./books ./counts
+    Run(RunArgs),
     /// Kill an application and wait until YARN shows it KILLED.
     Kill {
         /// The application id.
@@ -99,6 +103,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+}
+
+/// `spindle run`'s arguments.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct RunArgs {
+    /// Where to run: local (1 executor), local[N] or local[*] (one per core)
+    #[arg(long, default_value = "local[*]")]
+    pub master: String,
+    /// Number of reduce tasks (output files) [default: one per executor]
+    #[arg(long, value_name = "N")]
+    pub reducers: Option<u32>,
+    /// The job: wordcount, linecount or grep
+    pub job: String,
+    /// Input file, directory or glob (local path, file:// or hdfs:// URI)
+    pub input: String,
+    /// Output directory; must not exist
+    pub output: String,
+    /// The job's arguments (grep: the regular expression)
+    #[arg(allow_hyphen_values = true)]
+    pub job_args: Vec<String>,
 }
 
 /// `spindle submit`'s arguments.

@@ -1,6 +1,6 @@
 //! The `spindle` client: checks a request against the cluster, stages the application
 //! to HDFS, submits its application master to YARN through the RM's REST API and follows
-//! it; shows, lists and kills applications.
+//! it; shows, lists and kills applications; runs jobs in-process (`spindle run`).
 //!
 //! It owns the command line ([`cli`]), the RM REST calls ([`rm`]), submission
 //! ([`submit`]), following ([`follow`]) and the tables it prints ([`report`]). It does
@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod follow;
+pub mod local;
 pub mod report;
 pub mod rm;
 pub mod shell;
@@ -165,11 +166,13 @@ pub(crate) fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// The Hadoop user: `HADOOP_USER_NAME`, else the login name (`USER`, `LOGNAME`).
+/// The Hadoop user: `HADOOP_USER_NAME`, else the login name (`USER`, `LOGNAME`, then
+/// the account of this process, as Hadoop's own client falls back to).
 pub fn hadoop_user() -> Result<String, ClientError> {
     ["HADOOP_USER_NAME", "USER", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(|| whoami::username().ok().filter(|u| !u.trim().is_empty()))
         .ok_or_else(|| {
             ClientError::Usage("no user name: set HADOOP_USER_NAME (or USER)".to_string())
         })
@@ -186,6 +189,17 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
             timeout,
             output,
         } => report::kill(&app_id, timeout, output).await,
+        Command::Run(args) => {
+            local::run(local::LocalRun {
+                master: args.master,
+                job: args.job,
+                input: args.input,
+                output: args.output,
+                job_args: args.job_args,
+                reducers: args.reducers,
+            })
+            .await
+        }
     }
 }
 
