@@ -408,9 +408,20 @@ pub(crate) fn decode_response(mut body: Bytes) -> Result<(RpcResponseHeaderProto
 fn remote_error(header: &RpcResponseHeaderProto) -> IpcError {
     IpcError::Remote {
         class: header.exception_class_name.clone().unwrap_or_default(),
-        message: header.error_msg.clone().unwrap_or_default(),
+        message: without_java_stack(header.error_msg.as_deref().unwrap_or_default()),
         fatal: header.status == RpcStatusProto::Fatal as i32,
     }
+}
+
+/// The server's message without the Java stack trace some servers append (`\tat …`).
+fn without_java_stack(message: &str) -> String {
+    message
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("at "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }
 
 async fn send_sasl(wr: &mut OwnedWriteHalf, msg: &RpcSaslProto, addr: &str) -> Result<()> {
@@ -738,6 +749,16 @@ mod tests {
         let (back, rest) = decode_response(bytes).expect("decode");
         assert_eq!(back.call_id as i32, -33);
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn java_stack_traces_are_dropped_from_remote_messages() {
+        let m = "Permission denied: user=u, access=READ\n\tat org.apache.X.check(X.java:1)\n\tat Y";
+        assert_eq!(
+            without_java_stack(m),
+            "Permission denied: user=u, access=READ"
+        );
+        assert_eq!(without_java_stack("one line"), "one line");
     }
 
     #[test]
