@@ -5,18 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use spindle_integration::{Cluster, ensure_cluster};
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+use spindle_integration::{output_text as text, unique_name as unique};
 
 fn bin(name: &str) -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_spindle"))
@@ -43,21 +35,9 @@ fn spindle_cmd(cluster: &Cluster, user: &str, args: &[&str]) -> tokio::process::
     c
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 async fn fs_shell(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster
-        .hadoop_cli("org.apache.hadoop.fs.FsShell", args)
-        .await
-        .expect("run FsShell");
-    assert!(out.status.success(), "FsShell {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = cluster.fs_shell(args).await.expect("hdfs dfs");
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn exists(cluster: &Cluster, path: &str) -> bool {

@@ -13,15 +13,8 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use spindle_integration::{Cluster, ensure_cluster};
+use spindle_integration::{output_text as text, unique_name as unique};
 use tokio::sync::OnceCell;
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 fn bin_dir() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_spindle"));
@@ -52,21 +45,9 @@ async fn spindle(cluster: &Cluster, args: &[&str]) -> Output {
         .expect("run spindle")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 async fn fs_shell(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster
-        .hadoop_cli("org.apache.hadoop.fs.FsShell", args)
-        .await
-        .expect("run FsShell");
-    assert!(out.status.success(), "FsShell {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = cluster.fs_shell(args).await.expect("hdfs dfs");
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Files in an HDFS directory (names only), empty when it does not exist.

@@ -5,17 +5,9 @@
 use std::collections::BTreeSet;
 use std::process::Output;
 
+use spindle_integration::unique_name as unique;
 use spindle_integration::{Cluster, ensure_cluster};
 
-const FS_SHELL: &str = "org.apache.hadoop.fs.FsShell";
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 /// Runs the built `spindle` against the cluster as root, with no settings from the
 /// developer's environment. The binaries to stage point at `spindle` itself: these
@@ -46,15 +38,7 @@ fn stderr(out: &Output) -> String {
 }
 
 async fn fs_shell(cluster: &Cluster, args: &[&str]) {
-    let out = cluster
-        .hadoop_cli(FS_SHELL, args)
-        .await
-        .expect("run FsShell");
-    assert!(
-        out.status.success(),
-        "FsShell {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.fs_shell(args).await.expect("hdfs dfs");
 }
 
 /// `/tmp/<unique>/in` with one small file; `/tmp/<unique>/out` too when asked.

@@ -10,18 +10,11 @@ use bytes::Bytes;
 use spindle_conf::HadoopConf;
 use spindle_core::CoreError;
 use spindle_core::fs::{FileSystem, HdfsFs, for_uri};
+use spindle_integration::unique_name as unique;
 use spindle_integration::{Cluster, ensure_cluster};
 
 const KIB: u64 = 1024;
 const HOSTS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("/tmp/spindle-fs-{prefix}-{}-{nanos}", std::process::id())
-}
 
 /// Bytes that differ at every offset within a block, so a misplaced range shows.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
@@ -44,16 +37,7 @@ async fn setup() -> (&'static Cluster, HadoopConf, HdfsFs) {
 }
 
 async fn fs_shell(cluster: &Cluster, args: &[&str]) -> Vec<u8> {
-    let out = cluster
-        .hadoop_cli("org.apache.hadoop.fs.FsShell", args)
-        .await
-        .expect("FsShell runs");
-    assert!(
-        out.status.success(),
-        "FsShell {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    cluster.fs_shell(args).await.expect("hdfs dfs")
 }
 
 async fn cleanup(fs: &dyn FileSystem, dir: &str) {

@@ -8,14 +8,7 @@ use spindle_hadoop_ipc::namenode::NameNodeClient;
 use spindle_hadoop_ipc::rm::{AMRM_TOKEN_KIND, AmRmClient};
 use spindle_hadoop_ipc::{Auth, Connection, ConnectionConfig, IpcError, Qop};
 use spindle_integration::ensure_cluster;
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+use spindle_integration::unique_name as unique;
 
 /// (block length, sorted `ip:port` of replicas) per block, from `hdfs fsck -locations`.
 fn fsck_blocks(report: &str) -> Vec<(u64, Vec<String>)> {

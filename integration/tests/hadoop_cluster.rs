@@ -6,14 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use spindle_integration::{Cluster, Settings, ensure_cluster};
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use spindle_integration::{output_text as text, unique_name as unique};
 
 async fn cli(cluster: &Cluster, main: &str, args: &[&str]) -> String {
     let out = cluster.hadoop_cli(main, args).await.expect("run java");
@@ -26,14 +19,6 @@ async fn cli(cluster: &Cluster, main: &str, args: &[&str]) -> String {
 }
 
 const FS_SHELL: &str = "org.apache.hadoop.fs.FsShell";
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 /// The RM's record of the newest application with this name or tag.
 async fn rm_app_named(cluster: &Cluster, name: &str) -> serde_json::Value {

@@ -325,6 +325,21 @@ impl Cluster {
             .map_err(io(format!("running {main_class}")))
     }
 
+    /// Runs Hadoop's own `hdfs dfs` (FsShell) with `args`; its stdout, or an error
+    /// carrying what it printed.
+    pub async fn fs_shell(&self, args: &[&str]) -> Result<Vec<u8>, ClusterError> {
+        let out = self
+            .hadoop_cli("org.apache.hadoop.fs.FsShell", args)
+            .await?;
+        if !out.status.success() {
+            return Err(ClusterError::Command {
+                what: format!("hdfs dfs {}", args.join(" ")),
+                detail: crate::output_text(&out),
+            });
+        }
+        Ok(out.stdout)
+    }
+
     /// Polls until HDFS is out of safe mode with 2 live DataNodes and YARN has 2
     /// RUNNING NodeManagers; fails early, with its log, when a daemon dies.
     async fn wait_usable(&self, daemons: &[Daemon]) -> Result<(), ClusterError> {

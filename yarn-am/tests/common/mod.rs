@@ -8,16 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use spindle_hadoop_ipc::namenode::NameNodeClient;
 use spindle_integration::Cluster;
+pub use spindle_integration::unique_name as unique;
 
 const FS_SHELL: &str = "org.apache.hadoop.fs.FsShell";
-
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 /// Copies the AM binary to HDFS and describes it as a YARN local resource.
 pub async fn stage_am(cluster: &Cluster, dir: &str) -> serde_json::Value {
