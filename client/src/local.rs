@@ -96,10 +96,14 @@ pub async fn run(req: LocalRun) -> Result<(), ClientError> {
         reducers: req.reducers.unwrap_or(executors).max(1),
         max_split_size: 128 * 1024 * 1024,
     };
-    let splits = driver
-        .plan(&spec, fs.as_ref())
-        .await
-        .map_err(fs_err(format!("listing {}", req.input)))?;
+    let splits = driver.plan(&spec, fs.as_ref()).await.map_err(|e| match e {
+        // A missing input is a bad request (exit 2), not a failed run.
+        spindle_core::CoreError::InputMissing(_) => ClientError::Usage(e.to_string()),
+        e => ClientError::Fs {
+            what: format!("listing {}", req.input),
+            source: e,
+        },
+    })?;
     let default_fs = conf.default_fs().unwrap_or_else(|_| "file:///".into());
     let mut handles = Vec::new();
     for i in 0..executors {

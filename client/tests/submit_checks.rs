@@ -8,7 +8,6 @@ use std::process::Output;
 use spindle_integration::unique_name as unique;
 use spindle_integration::{Cluster, ensure_cluster};
 
-
 /// Runs the built `spindle` against the cluster as root, with no settings from the
 /// developer's environment. The binaries to stage point at `spindle` itself: these
 /// requests must be refused before anything is staged.

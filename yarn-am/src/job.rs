@@ -51,6 +51,8 @@ pub struct JobArgs {
 #[derive(Debug, Clone)]
 struct Staged {
     executor: LocalResource,
+    /// `--files`, localized into every executor's working directory too.
+    files: Vec<(String, LocalResource)>,
     staging_dir: Option<String>,
     default_fs: String,
     user: String,
@@ -71,8 +73,23 @@ fn staged_from_env() -> Result<Staged, AmError> {
                 .and_then(|c| c.default_fs().ok())
         })
         .unwrap_or_else(|| format!("hdfs://{}:{}", executor.host, executor.port));
+    let mut files = Vec::new();
+    for spec in var("SPINDLE_FILE_RESOURCES")
+        .iter()
+        .flat_map(|l| l.split(','))
+    {
+        let r = parse_resource(spec)?;
+        let name = r.file.rsplit('/').next().unwrap_or_default().to_string();
+        if name.is_empty() {
+            return Err(AmError::Environment(format!(
+                "SPINDLE_FILE_RESOURCES entry {spec:?} names no file"
+            )));
+        }
+        files.push((name, r));
+    }
     Ok(Staged {
         executor,
+        files,
         staging_dir: var("SPINDLE_STAGING_DIR"),
         default_fs,
         user: var("HADOOP_USER_NAME")
@@ -309,7 +326,12 @@ async fn drive(
             }
             rm.container_arrived(&c, &satisfied);
             let launch = LaunchContext {
-                local_resources: vec![("spindle-executor".into(), staged.executor.clone())],
+                local_resources: std::iter::once((
+                    "spindle-executor".into(),
+                    staged.executor.clone(),
+                ))
+                .chain(staged.files.iter().cloned())
+                .collect(),
                 environment: vec![
                     ("HADOOP_USER_NAME".into(), staged.user.clone()),
                     ("SPINDLE_DEFAULT_FS".into(), staged.default_fs.clone()),
