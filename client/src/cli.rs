@@ -35,7 +35,7 @@ const SUBMIT_HELP: &str = concat!(
 Settings are layered, later wins: built-in defaults < $SPINDLE_CONF_DIR/spindle-defaults.conf \
 (`key value` lines) < environment (SPINDLE_EXECUTOR_MEMORY, …) < --conf key=value < the \
 named flags. Keys: spindle.app.name, spindle.yarn.queue, spindle.executor.instances, \
-spindle.executor.memory, spindle.executor.cores, spindle.driver.memory, spindle.reducers, \
+spindle.executor.memory, spindle.executor.cores, spindle.driver.memory, spindle.reducers, spindle.task.max-attempts, \
 spindle.files, spindle.log (RUST_LOG of the AM and executors, default info).
 
 Before anything is staged or submitted, spindle checks that the input exists, the output \

@@ -310,6 +310,8 @@ pub fn am_words(
         settings.executor_memory.mib().to_string(),
         "--executor-cores".into(),
         settings.executor_cores.to_string(),
+        "--max-attempts".into(),
+        settings.task_max_attempts.to_string(),
     ]);
     if let Some(r) = settings.reducers {
         w.extend(["--reducers".into(), r.to_string()]);
@@ -885,12 +887,14 @@ mod tests {
                 "1024",
                 "--executor-cores",
                 "2",
+                "--max-attempts",
+                "4",
             ]
         );
         let cmd = am_command(&words).expect("quotable");
         assert_eq!(
             cmd,
-            r#"./spindle-am job --job grep '--job-arg=-x [a-z]+ '\\''q'\\'' \$HOME' --input hdfs://nn:9000/in --output 'hdfs://nn:9000/out dir' --num-executors 3 --executor-memory-mb 1024 --executor-cores 2 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"#
+            r#"./spindle-am job --job grep '--job-arg=-x [a-z]+ '\\''q'\\'' \$HOME' --input hdfs://nn:9000/in --output 'hdfs://nn:9000/out dir' --num-executors 3 --executor-memory-mb 1024 --executor-cores 2 --max-attempts 4 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"#
         );
         s.reducers = Some(4);
         let words = am_words(Job::Wordcount, &[], "i", "o", &s);

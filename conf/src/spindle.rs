@@ -48,6 +48,8 @@ pub const EXECUTOR_CORES: &str = "spindle.executor.cores";
 pub const DRIVER_MEMORY: &str = "spindle.driver.memory";
 /// `spindle.reducers`: how many reduce tasks.
 pub const REDUCERS: &str = "spindle.reducers";
+/// `spindle.task.max-attempts`: attempts per task before the job fails.
+pub const TASK_MAX_ATTEMPTS: &str = "spindle.task.max-attempts";
 /// `spindle.files`: comma-separated files shipped with the application.
 pub const FILES: &str = "spindle.files";
 /// `spindle.log`: the `RUST_LOG` filter of the AM and executors.
@@ -89,6 +91,11 @@ pub const KEYS: &[SettingKey] = &[
         key: REDUCERS,
         default: None,
         doc: "number of reduce tasks (default: the AM decides)",
+    },
+    SettingKey {
+        key: TASK_MAX_ATTEMPTS,
+        default: Some("4"),
+        doc: "attempts of a task (each on another executor when possible) before the job fails",
     },
     SettingKey {
         key: FILES,
@@ -215,6 +222,8 @@ pub struct SpindleSettings {
     pub driver_memory: MemorySize,
     /// `spindle.reducers`, at least 1 when set.
     pub reducers: Option<u32>,
+    /// `spindle.task.max-attempts`, at least 1.
+    pub task_max_attempts: u32,
     /// `spindle.files`: local paths or URIs.
     pub files: Vec<String>,
     /// `spindle.log`.
@@ -391,6 +400,7 @@ impl SettingsLayers {
             executor_cores: self.count(EXECUTOR_CORES)?,
             driver_memory: self.memory(DRIVER_MEMORY)?,
             reducers,
+            task_max_attempts: self.count(TASK_MAX_ATTEMPTS)?,
             files,
             log: self.text(LOG)?,
         })
@@ -456,6 +466,7 @@ mod tests {
         assert_eq!(s.executor_cores, 1);
         assert_eq!(s.driver_memory.mib(), 256);
         assert_eq!(s.reducers, None);
+        assert_eq!(s.task_max_attempts, 4);
         assert_eq!(s.app_name, None);
         assert!(s.files.is_empty());
         assert_eq!(s.log, "info");

@@ -10,11 +10,16 @@ use bytes::Bytes;
 use spindle_conf::HadoopConf;
 use spindle_core::CoreError;
 use spindle_core::fs::{FileSystem, HdfsFs, for_uri};
-use spindle_integration::unique_name as unique;
+use spindle_integration::unique_name;
 use spindle_integration::{Cluster, ensure_cluster};
 
 const KIB: u64 = 1024;
 const HOSTS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
+
+/// A fresh absolute HDFS path under /tmp.
+fn unique(prefix: &str) -> String {
+    format!("/tmp/{}", unique_name(&format!("spindle-fs-{prefix}")))
+}
 
 /// Bytes that differ at every offset within a block, so a misplaced range shows.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {

@@ -45,6 +45,8 @@ pub struct JobArgs {
     pub executor_cores: u32,
     /// Reduce partitions (default: one per executor).
     pub reducers: Option<u32>,
+    /// Attempts of a task before the job fails.
+    pub max_attempts: u32,
 }
 
 /// Settings the client put in the AM's environment.
@@ -175,13 +177,12 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
         .and_then(|mut a| a.next())
         .map(|a| a.ip())
         .ok_or_else(|| AmError::Environment(format!("cannot resolve NM_HOST {}", env.nm_host)))?;
-    let driver = Driver::start(DriverConfig::new(
-        secret.clone(),
-        SocketAddr::new(ip, 0),
-        env.nm_host.clone(),
-    ))
-    .await
-    .map_err(|e| AmError::JobFailed(e.to_string()))?;
+    let mut driver_config =
+        DriverConfig::new(secret.clone(), SocketAddr::new(ip, 0), env.nm_host.clone());
+    driver_config.max_attempts = args.max_attempts.max(1);
+    let driver = Driver::start(driver_config)
+        .await
+        .map_err(|e| AmError::JobFailed(e.to_string()))?;
     let web = web::serve(SocketAddr::new(ip, 0), driver.clone()).await?;
     let tracking_url = format!("http://{}:{}/", env.nm_host, web.port());
 

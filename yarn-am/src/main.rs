@@ -41,6 +41,9 @@ enum Job {
         /// Reduce partitions (output part files); default one per executor.
         #[arg(long)]
         reducers: Option<u32>,
+        /// Attempts of a task before the job fails.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+        max_attempts: u32,
     },
     /// Run a shell command in each of N containers and succeed when all exit 0.
     Shell {
@@ -83,6 +86,7 @@ async fn main() {
                 executor_memory_mb,
                 executor_cores,
                 reducers,
+                max_attempts,
             } => {
                 let kind = JobKind::parse(&job, &job_args)
                     .map_err(|e| spindle_yarn_am::AmError::JobFailed(e.to_string()))?;
@@ -94,6 +98,7 @@ async fn main() {
                     executor_memory_mb,
                     executor_cores,
                     reducers,
+                    max_attempts,
                 };
                 run_job_am(&env, &args).await
             }
