@@ -6,6 +6,7 @@
 //! ([`submit`]), following ([`follow`]) and the tables it prints ([`report`]). It does
 //! not run jobs: the AM (`spindle-am`) and executors do.
 
+pub mod aggregated_logs;
 pub mod cli;
 pub mod follow;
 pub mod local;
@@ -113,6 +114,14 @@ pub enum ClientError {
     /// The client was interrupted before the application was submitted.
     #[error("interrupted {0}; nothing was submitted")]
     Interrupted(String),
+    /// An aggregated log file is not in YARN's TFile log format, or is damaged.
+    #[error("{path} is not a readable YARN aggregated log file: {detail}")]
+    MalformedLog {
+        /// The file.
+        path: String,
+        /// What is wrong, and where.
+        detail: String,
+    },
     /// A killed application did not reach KILLED in time.
     #[error("application {id} is still {state} {secs} s after the kill request")]
     KillTimeout {
@@ -152,7 +161,8 @@ impl ClientError {
             | ClientError::Fs { .. }
             | ClientError::Io { .. }
             | ClientError::AppFailed { .. }
-            | ClientError::KillTimeout { .. } => EXIT_FAILED,
+            | ClientError::KillTimeout { .. }
+            | ClientError::MalformedLog { .. } => EXIT_FAILED,
         }
     }
 }
