@@ -92,6 +92,9 @@ pub enum Command {
     ///
     /// Example: spindle run --master local[4] wordcount ./books ./counts
     Run(RunArgs),
+    /// Show an application's container logs (AM and executors), like `yarn logs`.
+    #[command(long_about = crate::logs::LOGS_HELP)]
+    Logs(crate::logs::LogsArgs),
     /// Kill an application and wait until YARN shows it KILLED.
     Kill {
         /// The application id.

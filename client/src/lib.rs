@@ -3,13 +3,15 @@
 //! it; shows, lists and kills applications; runs jobs in-process (`spindle run`).
 //!
 //! It owns the command line ([`cli`]), the RM REST calls ([`rm`]), submission
-//! ([`submit`]), following ([`follow`]) and the tables it prints ([`report`]). It does
+//! ([`submit`]), following ([`follow`]), the tables it prints ([`report`]) and the
+//! containers' logs, live or aggregated ([`logs`], [`aggregated_logs`]). It does
 //! not run jobs: the AM (`spindle-am`) and executors do.
 
 pub mod aggregated_logs;
 pub mod cli;
 pub mod follow;
 pub mod local;
+pub mod logs;
 pub mod report;
 pub mod rm;
 pub mod shell;
@@ -122,6 +124,27 @@ pub enum ClientError {
         /// What is wrong, and where.
         detail: String,
     },
+    /// An application's logs cannot be shown (yet): none written, being aggregated,
+    /// aggregation disabled.
+    #[error("no logs to show for {id}: {reason}")]
+    LogsUnavailable {
+        /// The application.
+        id: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// Neither the RM nor the aggregated logs know the application.
+    #[error(
+        "application {id} is not known to the ResourceManager at {rm} and has no aggregated logs under {looked_in}"
+    )]
+    UnknownApp {
+        /// The id asked for.
+        id: String,
+        /// The RM's address.
+        rm: String,
+        /// The aggregated logs' root directory.
+        looked_in: String,
+    },
     /// A killed application did not reach KILLED in time.
     #[error("application {id} is still {state} {secs} s after the kill request")]
     KillTimeout {
@@ -153,7 +176,8 @@ impl ClientError {
             ClientError::Conf(_)
             | ClientError::Usage(_)
             | ClientError::Checks(_)
-            | ClientError::AppNotFound { .. } => EXIT_INVALID,
+            | ClientError::AppNotFound { .. }
+            | ClientError::UnknownApp { .. } => EXIT_INVALID,
             ClientError::StoppedFollowing { .. } => EXIT_STOPPED_FOLLOWING,
             ClientError::Interrupted(_) => 130,
             ClientError::Http { .. }
@@ -162,7 +186,8 @@ impl ClientError {
             | ClientError::Io { .. }
             | ClientError::AppFailed { .. }
             | ClientError::KillTimeout { .. }
-            | ClientError::MalformedLog { .. } => EXIT_FAILED,
+            | ClientError::MalformedLog { .. }
+            | ClientError::LogsUnavailable { .. } => EXIT_FAILED,
         }
     }
 }
@@ -199,6 +224,7 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
             timeout,
             output,
         } => report::kill(&app_id, timeout, output).await,
+        Command::Logs(args) => logs::run(&args).await,
         Command::Run(args) => {
             local::run(local::LocalRun {
                 master: args.master,
