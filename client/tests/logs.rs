@@ -437,6 +437,8 @@ async fn applications_the_rm_forgot_are_read_from_hdfs() {
         text(&o)
     );
     fs_shell(cluster, &["-rm", "-r", "-skipTrash", &dir]).await;
+    let bucket = dir.rsplit_once('/').map(|(b, _)| b).unwrap_or(&dir);
+    fs_shell(cluster, &["-rmdir", "--ignore-fail-on-non-empty", bucket]).await;
 }
 
 #[tokio::test]
