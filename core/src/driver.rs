@@ -6,8 +6,14 @@
 //!
 //! It does not know where executors come from: the YARN AM launches containers, local
 //! mode starts them in-process; both just point executors at [`Driver::address`].
+//! [`Driver::attach`] connects an executor without a socket (simulations, tests).
+//!
+//! Everything it does is recorded in an [`AppStatus`] (jobs, stages, task attempts,
+//! executors) for the UI, the JSON API and the history file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use foldhash::{HashMap, HashMapExt};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +29,10 @@ use crate::fs::FileSystem;
 use crate::job::{JobKind, TaskPayload, decode_map_result, encode_payload};
 use crate::scheduler::{Locality, TaskId, TaskSetScheduler};
 use crate::split::{Split, plan_splits};
+pub use crate::status::ExecutorInfo;
+use crate::status::{
+    AppStatus, AttemptState, EnvSection, JobStatus, StageStatus, TaskAttempt, now_ms,
+};
 use crate::transport::{PROTOCOL_VERSION, read_msg, verify_proof, write_msg};
 
 /// How the driver runs.
@@ -96,68 +106,6 @@ pub struct JobReport {
     pub duration: Duration,
 }
 
-/// A stage's counters, for progress bars and the UI.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StageProgress {
-    /// Stage id.
-    pub id: u32,
-    /// `map` or `reduce`.
-    pub name: String,
-    /// Tasks in the stage.
-    pub total: usize,
-    /// Tasks finished.
-    pub done: usize,
-    /// Tasks running.
-    pub running: usize,
-    /// Attempts failed so far.
-    pub failed: usize,
-}
-
-/// The job's progress as the outside world sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// `PLANNING`, `RUNNING`, `COMMITTING`, `SUCCEEDED`, `FAILED`.
-    pub state: String,
-    /// Stages so far.
-    pub stages: Vec<StageProgress>,
-    /// A message (the error, when failed).
-    pub message: String,
-}
-
-impl Progress {
-    /// Overall progress 0..1 (map and reduce weigh by task count).
-    pub fn fraction(&self) -> f32 {
-        let total: usize = self.stages.iter().map(|s| s.total).sum();
-        let done: usize = self.stages.iter().map(|s| s.done).sum();
-        if self.state == "SUCCEEDED" {
-            1.0
-        } else if total == 0 {
-            0.0
-        } else {
-            done as f32 / total as f32 * 0.99
-        }
-    }
-}
-
-/// A registered executor, as the UI shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutorInfo {
-    /// Its id (the container id under YARN).
-    pub id: String,
-    /// Its container.
-    pub container_id: String,
-    /// Host it runs on.
-    pub host: String,
-    /// Task slots.
-    pub cores: u32,
-    /// Resident memory at the last heartbeat.
-    pub rss_bytes: u64,
-    /// Tasks finished on it.
-    pub tasks_done: u64,
-    /// Whether it is still connected.
-    pub alive: bool,
-}
-
 enum Event {
     Registered {
         id: String,
@@ -174,7 +122,12 @@ enum Event {
 }
 
 struct Live {
-    host: String,
+    /// The executor's id, shared by its task records.
+    name: Arc<str>,
+    host: Arc<str>,
+    /// Finished and failed tasks not yet copied into `Driver::executors`.
+    unsynced_done: u64,
+    unsynced_failed: u64,
     cores: u32,
     running: u32,
     tx: mpsc::Sender<pb::DriverMessage>,
@@ -185,13 +138,15 @@ struct Live {
 pub struct Driver {
     config: DriverConfig,
     address: String,
-    events_tx: mpsc::Sender<Event>,
-    events: tokio::sync::Mutex<mpsc::Receiver<Event>>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     executors: Arc<Mutex<HashMap<String, ExecutorInfo>>>,
     /// Connected executors' task slots and senders; held by the running stage.
     live: tokio::sync::Mutex<HashMap<String, Live>>,
-    progress: Arc<Mutex<Progress>>,
+    /// Jobs, stages and attempts (executors are kept apart, in `executors`).
+    status: Arc<Mutex<AppStatus>>,
     next_task_id: std::sync::atomic::AtomicU64,
+    next_stage_id: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for Driver {
@@ -199,6 +154,47 @@ impl std::fmt::Debug for Driver {
         f.debug_struct("Driver")
             .field("address", &self.address)
             .finish()
+    }
+}
+
+/// An executor connected in-process by [`Driver::attach`]: the same messages as over
+/// TCP, without the socket or the encoding.
+pub struct AttachedExecutor {
+    id: String,
+    events: mpsc::UnboundedSender<Event>,
+    rx: mpsc::Receiver<pb::DriverMessage>,
+}
+
+impl std::fmt::Debug for AttachedExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachedExecutor")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl AttachedExecutor {
+    /// Sends a heartbeat or task status to the driver.
+    pub async fn send(&self, msg: pb::ExecutorMessage) -> Result<(), CoreError> {
+        self.events
+            .send(Event::Message {
+                id: self.id.clone(),
+                msg,
+            })
+            .map_err(|_| CoreError::Transport("driver stopped".into()))
+    }
+
+    /// The driver's next message; `None` once the driver dropped this executor.
+    pub async fn recv(&mut self) -> Option<pb::DriverMessage> {
+        self.rx.recv().await
+    }
+
+    /// Goes away, as a closed connection would.
+    pub async fn disconnect(self, reason: &str) {
+        let _ = self.events.send(Event::Lost {
+            id: self.id,
+            reason: reason.to_string(),
+        });
     }
 }
 
@@ -213,7 +209,9 @@ impl Driver {
             .map_err(|e| CoreError::Transport(format!("local address: {e}")))?
             .port();
         let address = format!("{}:{port}", config.advertise_host);
-        let (events_tx, events_rx) = mpsc::channel(4096);
+        // Unbounded: registrations must never wait for a stage to drain the queue, and
+        // what executors send is bounded by their slots and heartbeats.
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let driver = Arc::new(Driver {
             config,
             address,
@@ -221,11 +219,14 @@ impl Driver {
             events: tokio::sync::Mutex::new(events_rx),
             executors: Arc::new(Mutex::new(HashMap::new())),
             live: tokio::sync::Mutex::new(HashMap::new()),
-            progress: Arc::new(Mutex::new(Progress {
-                state: "PLANNING".into(),
+            status: Arc::new(Mutex::new(AppStatus {
+                format: crate::status::HISTORY_FORMAT,
+                state: "RUNNING".into(),
+                started_ms: now_ms(),
                 ..Default::default()
             })),
             next_task_id: std::sync::atomic::AtomicU64::new(0),
+            next_stage_id: std::sync::atomic::AtomicU32::new(0),
         });
         let accepting = Arc::downgrade(&driver);
         tokio::spawn(async move {
@@ -249,9 +250,55 @@ impl Driver {
         &self.address
     }
 
-    /// The job's progress now.
-    pub fn progress(&self) -> Progress {
-        self.progress.lock().map(|p| p.clone()).unwrap_or_default()
+    /// Names the application in its status (id, name, user).
+    pub fn set_app_info(&self, app_id: &str, app_name: &str, user: &str) {
+        self.with_status(|s| {
+            s.app_id = app_id.to_string();
+            s.app_name = app_name.to_string();
+            s.user = user.to_string();
+        });
+    }
+
+    /// The environment page's sections.
+    pub fn set_environment(&self, sections: Vec<EnvSection>) {
+        self.with_status(|s| s.environment = sections);
+    }
+
+    /// Where an executor's logs can be read.
+    pub fn set_executor_logs_url(&self, id: &str, url: &str) {
+        if let Ok(mut e) = self.executors.lock()
+            && let Some(info) = e.get_mut(id)
+        {
+            info.logs_url = url.to_string();
+        }
+    }
+
+    /// Marks the application ended (`SUCCEEDED`, `FAILED`, `KILLED`).
+    pub fn finish_app(&self, state: &str, message: &str) {
+        self.with_status(|s| {
+            s.state = state.to_string();
+            s.message = message.to_string();
+            s.ended_ms = Some(now_ms());
+        });
+    }
+
+    /// Everything: jobs, stages with every task attempt, executors, environment.
+    pub fn status(&self) -> AppStatus {
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        s.executors = self.executors();
+        s
+    }
+
+    /// As [`Driver::status`] without task attempts: cheap at any scale.
+    pub fn summary(&self) -> AppStatus {
+        let mut s = self.status.lock().map(|s| s.summary()).unwrap_or_default();
+        s.executors = self.executors();
+        s
+    }
+
+    /// One stage with its attempts.
+    pub fn stage(&self, id: u32) -> Option<StageStatus> {
+        self.status.lock().ok().and_then(|s| s.stage(id).cloned())
     }
 
     /// Every executor that registered, alive or not.
@@ -267,13 +314,54 @@ impl Driver {
 
     /// Tells the driver an executor is gone (e.g. its container completed).
     pub async fn executor_lost(&self, id: &str, reason: &str) {
-        let _ = self
-            .events_tx
-            .send(Event::Lost {
-                id: id.to_string(),
-                reason: reason.to_string(),
-            })
-            .await;
+        let _ = self.events_tx.send(Event::Lost {
+            id: id.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Connects an executor in-process (no socket, no secret: the caller is trusted).
+    pub async fn attach(&self, reg: pb::ExecutorRegister) -> Result<AttachedExecutor, CoreError> {
+        let id = reg.executor_id.clone();
+        self.admit(&reg).map_err(CoreError::Transport)?;
+        let (tx, rx) = mpsc::channel::<pb::DriverMessage>(256);
+        self.events_tx
+            .send(Event::Registered { id: id.clone(), tx })
+            .map_err(|_| CoreError::Transport("driver stopped".into()))?;
+        Ok(AttachedExecutor {
+            id,
+            events: self.events_tx.clone(),
+            rx,
+        })
+    }
+
+    /// Records a registration; refuses an id that is registered and alive.
+    fn admit(&self, reg: &pb::ExecutorRegister) -> Result<(), String> {
+        let id = &reg.executor_id;
+        let mut execs = self
+            .executors
+            .lock()
+            .map_err(|_| "driver state poisoned".to_string())?;
+        if execs.get(id).is_some_and(|e| e.alive) {
+            return Err(format!("executor id {id} already registered"));
+        }
+        let logs_url = execs
+            .get(id)
+            .map(|e| e.logs_url.clone())
+            .unwrap_or_default();
+        execs.insert(
+            id.clone(),
+            ExecutorInfo {
+                id: id.clone(),
+                container_id: reg.container_id.clone(),
+                host: reg.host.clone(),
+                cores: reg.cores.max(1),
+                alive: true,
+                logs_url,
+                ..Default::default()
+            },
+        );
+        Ok(())
     }
 
     async fn handshake(self: Arc<Self>, stream: TcpStream) -> Result<(), CoreError> {
@@ -324,35 +412,9 @@ impl Driver {
             return Err(CoreError::Transport(why));
         }
         let id = reg.executor_id.clone();
-        let duplicate = match self.executors.lock() {
-            Err(_) => true,
-            Ok(mut execs) => {
-                if execs.get(&id).is_some_and(|e| e.alive) {
-                    true
-                } else {
-                    execs.insert(
-                        id.clone(),
-                        ExecutorInfo {
-                            id: id.clone(),
-                            container_id: reg.container_id.clone(),
-                            host: reg.host.clone(),
-                            cores: reg.cores.max(1),
-                            rss_bytes: 0,
-                            tasks_done: 0,
-                            alive: true,
-                        },
-                    );
-                    false
-                }
-            }
-        };
-        if duplicate {
-            write_msg(
-                &mut wr,
-                &refuse(format!("executor id {id} already registered")),
-            )
-            .await?;
-            return Err(CoreError::Transport(format!("duplicate executor id {id}")));
+        if let Err(why) = self.admit(&reg) {
+            write_msg(&mut wr, &refuse(why.clone())).await?;
+            return Err(CoreError::Transport(why));
         }
         write_msg(
             &mut wr,
@@ -369,8 +431,7 @@ impl Driver {
         let (tx, mut rx) = mpsc::channel::<pb::DriverMessage>(256);
         let _ = self
             .events_tx
-            .send(Event::Registered { id: id.clone(), tx })
-            .await;
+            .send(Event::Registered { id: id.clone(), tx });
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
                 if write_msg(&mut wr, &m).await.is_err() {
@@ -387,7 +448,6 @@ impl Driver {
                             id: id.clone(),
                             msg,
                         })
-                        .await
                         .is_err()
                     {
                         break "driver stopped".to_string();
@@ -397,14 +457,42 @@ impl Driver {
                 Err(e) => break e.to_string(),
             }
         };
-        let _ = self.events_tx.send(Event::Lost { id, reason }).await;
+        let _ = self.events_tx.send(Event::Lost { id, reason });
         Ok(())
     }
 
-    fn set_progress(&self, f: impl FnOnce(&mut Progress)) {
-        if let Ok(mut p) = self.progress.lock() {
-            f(&mut p);
-        }
+    fn with_status<R>(&self, f: impl FnOnce(&mut AppStatus) -> R) -> Option<R> {
+        self.status.lock().ok().map(|mut s| f(&mut s))
+    }
+
+    fn with_job(&self, job_id: u32, f: impl FnOnce(&mut JobStatus)) {
+        self.with_status(|s| {
+            if let Some(j) = s.jobs.iter_mut().find(|j| j.id == job_id) {
+                f(j);
+            }
+        });
+    }
+
+    /// The latest job's phase and overall progress, for progress bars: `PLANNING`,
+    /// `RUNNING`, `COMMITTING`, `SUCCEEDED` or `FAILED`, with the error when failed.
+    pub fn phase(&self) -> (String, String, f32) {
+        self.with_status(|s| match s.jobs.last() {
+            None => ("PLANNING".to_string(), String::new(), 0.0),
+            Some(j) => {
+                let (mut total, mut done) = (0usize, 0usize);
+                for st in s.stages.iter().filter(|st| st.job_id == j.id) {
+                    total += st.total;
+                    done += st.done;
+                }
+                let fraction = match j.state.as_str() {
+                    "SUCCEEDED" => 1.0,
+                    _ if total == 0 => 0.0,
+                    _ => done as f32 / total as f32 * 0.99,
+                };
+                (j.state.clone(), j.error.clone(), fraction)
+            }
+        })
+        .unwrap_or_default()
     }
 
     /// Lists the input and cuts it into splits with their hosts (the map stage's tasks).
@@ -425,6 +513,36 @@ impl Driver {
         Ok(splits)
     }
 
+    /// Starts recording a job; returns its id.
+    pub fn begin_job(&self, description: &str) -> u32 {
+        self.with_status(|s| {
+            let id = s.jobs.len() as u32;
+            s.jobs.push(JobStatus {
+                id,
+                description: description.to_string(),
+                state: "RUNNING".into(),
+                submitted_ms: now_ms(),
+                ..Default::default()
+            });
+            id
+        })
+        .unwrap_or_default()
+    }
+
+    /// Records a job's end.
+    pub fn end_job(&self, job_id: u32, result: Result<(), &str>) {
+        self.with_job(job_id, |j| {
+            j.completed_ms = Some(now_ms());
+            match result {
+                Ok(()) => j.state = "SUCCEEDED".into(),
+                Err(e) => {
+                    j.state = "FAILED".into();
+                    j.error = e.to_string();
+                }
+            }
+        });
+    }
+
     /// Runs `spec` over `splits` (from [`Driver::plan`]) with whatever executors register.
     /// On failure the output directory is removed (it must not exist before; checked).
     pub async fn run_job(
@@ -433,19 +551,25 @@ impl Driver {
         splits: Vec<Split>,
         out_fs: Arc<dyn FileSystem>,
     ) -> Result<JobReport, CoreError> {
+        let job_id = self.begin_job(&format!(
+            "{} {} → {}",
+            spec.job.name(),
+            spec.input,
+            spec.output
+        ));
         if out_fs.info(&spec.output).await?.is_some() {
-            return Err(CoreError::OutputExists(spec.output.clone()));
+            let e = CoreError::OutputExists(spec.output.clone());
+            self.end_job(job_id, Err(&e.to_string()));
+            return Err(e);
         }
         let started = Instant::now();
-        let result = self.run_stages(spec, splits, out_fs.clone(), started).await;
+        let result = self
+            .run_stages(job_id, spec, splits, out_fs.clone(), started)
+            .await;
         match &result {
-            Ok(_) => self.set_progress(|p| p.state = "SUCCEEDED".into()),
+            Ok(_) => self.end_job(job_id, Ok(())),
             Err(e) => {
-                let msg = e.to_string();
-                self.set_progress(|p| {
-                    p.state = "FAILED".into();
-                    p.message = msg;
-                });
+                self.end_job(job_id, Err(&e.to_string()));
                 if let Err(e) = out_fs.delete(&spec.output).await {
                     warn!(
                         "could not remove the failed job's output {}: {e}",
@@ -465,9 +589,12 @@ impl Driver {
         while let Ok(ev) = events.try_recv() {
             if let Event::Registered { id, tx } = ev {
                 live.insert(
-                    id,
+                    id.clone(),
                     Live {
-                        host: String::new(),
+                        name: Arc::from(id.as_str()),
+                        unsynced_done: 0,
+                        unsynced_failed: 0,
+                        host: Arc::from(""),
                         cores: 0,
                         running: 0,
                         tx,
@@ -490,6 +617,7 @@ impl Driver {
 
     async fn run_stages(
         &self,
+        job_id: u32,
         spec: &JobSpec,
         splits: Vec<Split>,
         out_fs: Arc<dyn FileSystem>,
@@ -501,7 +629,7 @@ impl Driver {
             .mkdirs(&format!("{}/_temporary", spec.output))
             .await?;
 
-        // Stage 0: map over splits.
+        // Stage 1 of the job: map over splits.
         let map_payload = Bytes::from(encode_payload(&TaskPayload::Map {
             job: spec.job.clone(),
             reducers,
@@ -510,7 +638,6 @@ impl Driver {
         let map_tasks: Vec<StageTask> = splits
             .into_iter()
             .map(|s| StageTask {
-                id: self.new_task_id(),
                 partition: 0,
                 hosts: s.hosts.clone(),
                 input: TaskInput::Split(s),
@@ -518,7 +645,7 @@ impl Driver {
             .collect();
         report.map_tasks = map_tasks.len();
         let map_outcome = self
-            .run_stage(0, "map", map_tasks, |_, _| map_payload.clone())
+            .run_stage(job_id, "map", map_tasks, |_, _| map_payload.clone())
             .await?;
         for (_, result) in map_outcome.results {
             for (r, block) in decode_map_result(&result)?.into_iter().enumerate() {
@@ -532,12 +659,11 @@ impl Driver {
         report.input_bytes = map_outcome.input_bytes;
         report.failed_attempts += map_outcome.failed_attempts;
 
-        // Stage 1: reduce each partition; attempts write under _temporary.
+        // Stage 2: reduce each partition; attempts write under _temporary.
         let reduce_tasks: Vec<StageTask> = shuffle
             .into_iter()
             .enumerate()
             .map(|(r, blocks)| StageTask {
-                id: self.new_task_id(),
                 partition: r as u32,
                 hosts: Vec::new(),
                 input: TaskInput::Shuffle(blocks),
@@ -550,7 +676,7 @@ impl Driver {
         };
         let af = attempt_file.clone();
         let reduce_outcome = self
-            .run_stage(1, "reduce", reduce_tasks, move |partition, attempt| {
+            .run_stage(job_id, "reduce", reduce_tasks, move |partition, attempt| {
                 Bytes::from(encode_payload(&TaskPayload::Reduce {
                     job: job.clone(),
                     output_file: af(partition, attempt),
@@ -560,7 +686,7 @@ impl Driver {
         report.failed_attempts += reduce_outcome.failed_attempts;
 
         // Commit: the winning attempts' files become the output.
-        self.set_progress(|p| p.state = "COMMITTING".into());
+        self.with_job(job_id, |j| j.state = "COMMITTING".into());
         let mut committed: Vec<(u32, u32)> = reduce_outcome.winners;
         committed.sort_unstable();
         for (partition, attempt) in committed {
@@ -579,45 +705,74 @@ impl Driver {
         Ok(report)
     }
 
-    fn new_task_id(&self) -> TaskId {
-        self.next_task_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Runs one stage's tasks to completion (or failure) on the registered executors.
-    async fn run_stage(
+    /// Runs one stage of job `job_id` to completion (or failure) on the registered
+    /// executors: one task per entry of `tasks`; `payload(partition, attempt)` tells the
+    /// executor what to compute. Offers go only to executors with free slots, so the
+    /// cost per task does not grow with the number of executors.
+    pub async fn run_stage(
         &self,
-        stage_id: u32,
+        job_id: u32,
         name: &str,
         tasks: Vec<StageTask>,
         payload: impl Fn(u32, u32) -> Bytes,
     ) -> Result<StageOutcome, CoreError> {
-        let now = Instant::now();
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut tasks = tasks;
+        let n = tasks.len() as u64;
+        let first_id = self.next_task_id.fetch_add(n, Relaxed);
+        let stage_id = self.next_stage_id.fetch_add(1, Relaxed);
+        // The scheduler owns the preferred hosts from here on.
         let mut sched = TaskSetScheduler::new(
-            tasks.iter().map(|t| (t.id, t.hosts.clone())).collect(),
+            tasks
+                .iter_mut()
+                .enumerate()
+                .map(|(i, t)| (first_id + i as u64, std::mem::take(&mut t.hosts)))
+                .collect(),
             self.config.max_attempts,
             self.config.locality_wait,
-            now,
+            Instant::now(),
         );
-        let by_id: HashMap<TaskId, StageTask> = tasks.into_iter().map(|t| (t.id, t)).collect();
-        let mut outcome = StageOutcome::default();
-        let stage_index = {
-            let mut idx = 0;
-            self.set_progress(|p| {
-                p.state = "RUNNING".into();
-                p.stages.push(StageProgress {
+        let tasks = tasks;
+        let index_of = |id: TaskId| {
+            id.checked_sub(first_id)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|i| *i < tasks.len())
+        };
+        let task_at = |id: TaskId| index_of(id).and_then(|i| tasks.get(i));
+        let mut outcome = StageOutcome {
+            results: Vec::with_capacity(tasks.len()),
+            ..Default::default()
+        };
+        let stage_index = self
+            .with_status(|s| {
+                s.stages.push(StageStatus {
                     id: stage_id,
+                    job_id,
                     name: name.to_string(),
-                    total: by_id.len(),
+                    state: "RUNNING".into(),
+                    submitted_ms: now_ms(),
+                    total: tasks.len(),
+                    attempts: Vec::with_capacity(tasks.len()),
                     ..Default::default()
                 });
-                idx = p.stages.len() - 1;
-            });
-            idx
-        };
+                if let Some(j) = s.jobs.iter_mut().find(|j| j.id == job_id) {
+                    j.stage_ids.push(stage_id);
+                }
+                s.stages.len() - 1
+            })
+            .unwrap_or_default();
         let mut events = self.events.lock().await;
         let mut live_guard = self.live.lock().await;
         let live = &mut *live_guard;
+        let mut live_hosts: HashMap<Arc<str>, usize> = HashMap::new();
+        for l in live.values() {
+            *live_hosts.entry(l.host.clone()).or_default() += 1;
+        }
+        let mut host_set: HashSet<String> = live_hosts.keys().map(|h| h.to_string()).collect();
+        // Executors that may have a free slot and have not been offered since.
+        let mut to_offer: Vec<String> = live.keys().cloned().collect();
+        // Per task: the status row of its current attempt, and how local it runs.
+        let mut rows: Vec<(usize, Locality)> = vec![(usize::MAX, Locality::Any); tasks.len()];
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut last_had_executor = Instant::now();
         let result = loop {
@@ -629,35 +784,32 @@ impl Driver {
             } else if last_had_executor.elapsed() > self.config.no_executor_timeout {
                 break Err(CoreError::NoExecutors(self.config.no_executor_timeout));
             }
-            // Offer every free slot.
-            let live_hosts: HashSet<String> = live.values().map(|l| l.host.clone()).collect();
+            // Offer the free slots of the executors whose state changed.
             let n_live = live.len();
-            let ids: Vec<String> = live.keys().cloned().collect();
-            for id in ids {
+            for id in to_offer.drain(..) {
                 while let Some(l) = live.get(&id) {
                     if l.running >= l.cores || !sched.has_pending() {
                         break;
                     }
                     let host = l.host.clone();
-                    let Some(launch) = sched.offer(&id, &host, &live_hosts, n_live, Instant::now())
+                    let name = l.name.clone();
+                    let Some(launch) =
+                        sched.offer(name.clone(), &host, &host_set, n_live, Instant::now())
                     else {
                         break;
                     };
-                    let Some(task) = by_id.get(&launch.task) else {
+                    let Some(task) = task_at(launch.task) else {
                         break;
                     };
                     let desc = pb::TaskDescription {
-                        task_id: task.id,
+                        task_id: launch.task,
                         stage_id,
                         partition: task.partition,
                         attempt: launch.attempt,
-                        input: Some(task.input.to_proto()),
+                        input: task.input.to_proto(),
                         payload: payload(task.partition, launch.attempt).to_vec(),
                     };
-                    debug!(task = task.id, attempt = launch.attempt, executor = %id, locality = launch.locality.as_str(), "launch");
-                    outcome
-                        .locality
-                        .insert((task.id, launch.attempt), launch.locality);
+                    debug!(task = launch.task, attempt = launch.attempt, executor = %id, locality = launch.locality.as_str(), "launch");
                     let sent =
                         l.tx.send(pb::DriverMessage {
                             kind: Some(pb::driver_message::Kind::LaunchTask(desc)),
@@ -667,50 +819,88 @@ impl Driver {
                         // Its writer is gone; the Lost event follows.
                         break;
                     }
+                    let row = self
+                        .with_status(|s| {
+                            let st = s.stages.get_mut(stage_index)?;
+                            st.running = sched.running();
+                            st.attempts.push(TaskAttempt {
+                                task_id: launch.task,
+                                partition: task.partition,
+                                attempt: launch.attempt,
+                                executor: name,
+                                host: host.clone(),
+                                locality: launch.locality,
+                                state: AttemptState::Running,
+                                launched_ms: now_ms(),
+                                ..Default::default()
+                            });
+                            Some(st.attempts.len() - 1)
+                        })
+                        .flatten()
+                        .unwrap_or(usize::MAX);
+                    if let Some(r) = index_of(launch.task).and_then(|i| rows.get_mut(i)) {
+                        *r = (row, launch.locality);
+                    }
                     if let Some(l) = live.get_mut(&id) {
                         l.running += 1;
                     }
                 }
             }
-            self.set_progress(|p| {
-                if let Some(s) = p.stages.get_mut(stage_index) {
-                    s.done = sched.done();
-                    s.running = sched.running();
-                    s.failed = outcome.failed_attempts;
-                }
-            });
             let ev = tokio::select! {
                 ev = events.recv() => ev,
-                _ = tick.tick() => None,
+                _ = tick.tick() => {
+                    // Executors silent for too long are lost.
+                    let timeout = self.config.executor_timeout;
+                    let silent: Vec<String> = live
+                        .iter()
+                        .filter(|(_, l)| l.last_seen.elapsed() > timeout)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for id in silent {
+                        let lost = self.lose(&id, "no heartbeat", live, &mut sched);
+                        self.mark_lost(stage_index, &rows, &index_of, lost);
+                        forget_host(&mut live_hosts, &mut host_set, live, &id);
+                    }
+                    self.sync_executors(live);
+                    // Waiting tasks may now run anywhere (delay scheduling).
+                    to_offer.extend(
+                        live.iter()
+                            .filter(|(_, l)| l.running < l.cores)
+                            .map(|(id, _)| id.clone()),
+                    );
+                    None
+                }
             };
-            // Executors silent for too long are lost.
-            let timeout = self.config.executor_timeout;
-            let silent: Vec<String> = live
-                .iter()
-                .filter(|(_, l)| l.last_seen.elapsed() > timeout)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in silent {
-                self.lose(&id, "no heartbeat", live, &mut sched);
-            }
             let Some(ev) = ev else { continue };
             match ev {
                 Event::Registered { id, tx } => {
                     let info = self.executors.lock().ok().and_then(|e| e.get(&id).cloned());
                     if let Some(info) = info {
+                        let host: Arc<str> = Arc::from(info.host.as_str());
+                        *live_hosts.entry(host.clone()).or_default() += 1;
+                        host_set.insert(info.host.clone());
                         live.insert(
-                            id,
+                            id.clone(),
                             Live {
-                                host: info.host,
+                                name: Arc::from(id.as_str()),
+                                unsynced_done: 0,
+                                unsynced_failed: 0,
+                                host,
                                 cores: info.cores,
                                 running: 0,
                                 tx,
                                 last_seen: Instant::now(),
                             },
                         );
+                        to_offer.push(id);
                     }
                 }
-                Event::Lost { id, reason } => self.lose(&id, &reason, live, &mut sched),
+                Event::Lost { id, reason } => {
+                    let lost = self.lose(&id, &reason, live, &mut sched);
+                    self.mark_lost(stage_index, &rows, &index_of, lost);
+                    forget_host(&mut live_hosts, &mut host_set, live, &id);
+                    to_offer.extend(live.keys().cloned());
+                }
                 Event::Message { id, msg } => {
                     if let Some(l) = live.get_mut(&id) {
                         l.last_seen = Instant::now();
@@ -724,9 +914,20 @@ impl Driver {
                             }
                         }
                         Some(pb::executor_message::Kind::TaskStatus(st)) => {
-                            if let Err(e) = self.on_status(&id, st, &mut sched, live, &mut outcome)
-                            {
-                                break Err(e);
+                            let row = index_of(st.task_id).and_then(|i| rows.get(i)).copied();
+                            match self.on_status(
+                                &id,
+                                st,
+                                stage_index,
+                                row,
+                                &mut sched,
+                                live,
+                                &mut outcome,
+                            ) {
+                                Err(e) => break Err(e),
+                                Ok(Finished::Succeeded) => to_offer.push(id),
+                                Ok(Finished::Retried) => to_offer.extend(live.keys().cloned()),
+                                Ok(Finished::Ignored) => {}
                             }
                         }
                         _ => {}
@@ -734,142 +935,461 @@ impl Driver {
                 }
             }
         };
-        self.set_progress(|p| {
-            if let Some(s) = p.stages.get_mut(stage_index) {
-                s.done = sched.done();
-                s.running = 0;
-                s.failed = outcome.failed_attempts;
+        let failed = result.is_err();
+        self.sync_executors(live);
+        self.with_status(|s| {
+            if let Some(st) = s.stages.get_mut(stage_index) {
+                st.done = sched.done();
+                st.running = 0;
+                st.failed = outcome.failed_attempts;
+                st.input_bytes = outcome.input_bytes;
+                st.state = if failed { "FAILED" } else { "SUCCEEDED" }.into();
+                st.completed_ms = Some(now_ms());
             }
         });
-        outcome.winners = outcome
-            .winners_by_task
-            .iter()
-            .filter_map(|(t, a)| by_id.get(t).map(|task| (task.partition, *a)))
-            .collect();
+        for (task, attempt) in std::mem::take(&mut outcome.winning_attempts) {
+            if let Some(t) = task_at(task) {
+                outcome.winners.push((t.partition, attempt));
+            }
+        }
         result.map(|()| outcome)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_status(
         &self,
         executor: &str,
         st: pb::TaskStatus,
+        stage_index: usize,
+        row: Option<(usize, Locality)>,
         sched: &mut TaskSetScheduler,
         live: &mut HashMap<String, Live>,
         outcome: &mut StageOutcome,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Finished, CoreError> {
         let state = pb::TaskState::try_from(st.state).unwrap_or(pb::TaskState::Unspecified);
         if matches!(state, pb::TaskState::Running | pb::TaskState::Unspecified) {
-            return Ok(());
+            return Ok(Finished::Ignored);
         }
         // Only the attempt we think runs there counts.
         if sched.running_attempt(st.task_id) != Some((executor, st.attempt)) {
-            return Ok(());
+            return Ok(Finished::Ignored);
         }
-        if let Some(l) = live.get_mut(executor) {
-            l.running = l.running.saturating_sub(1);
-        }
+        let Some(l) = live.get_mut(executor) else {
+            return Ok(Finished::Ignored);
+        };
+        l.running = l.running.saturating_sub(1);
+        let metrics = st.metrics.unwrap_or_default();
+        let record =
+            |state: AttemptState, error: &str, sched: &TaskSetScheduler, outcome: &StageOutcome| {
+                self.with_status(|s| {
+                    let Some(stage) = s.stages.get_mut(stage_index) else {
+                        return;
+                    };
+                    stage.done = sched.done();
+                    stage.running = sched.running();
+                    stage.failed = outcome.failed_attempts;
+                    stage.input_bytes = outcome.input_bytes;
+                    if let Some(a) = row.and_then(|(r, _)| stage.attempts.get_mut(r)) {
+                        a.state = state;
+                        a.duration_ms = Some(now_ms().saturating_sub(a.launched_ms));
+                        a.input_bytes = metrics.input_bytes;
+                        a.error = error.to_string();
+                    }
+                });
+            };
         match state {
             pb::TaskState::Succeeded => {
-                if sched.succeeded(st.task_id, st.attempt) {
-                    if let Ok(mut e) = self.executors.lock()
-                        && let Some(info) = e.get_mut(executor)
-                    {
-                        info.tasks_done += 1;
-                    }
-                    let metrics = st.metrics.unwrap_or_default();
-                    outcome.input_bytes += metrics.input_bytes;
-                    match outcome.locality.get(&(st.task_id, st.attempt)) {
-                        Some(Locality::NodeLocal) => outcome.node_local += 1,
-                        Some(Locality::NoPreference) => outcome.no_pref += 1,
-                        _ => {}
-                    }
-                    outcome.winners_by_task.insert(st.task_id, st.attempt);
-                    outcome.results.push((st.task_id, st.result));
+                if !sched.succeeded(st.task_id, st.attempt) {
+                    return Ok(Finished::Ignored);
                 }
-                Ok(())
+                l.unsynced_done += 1;
+                outcome.input_bytes += metrics.input_bytes;
+                match row.map(|(_, l)| l) {
+                    Some(Locality::NodeLocal) => outcome.node_local += 1,
+                    Some(Locality::NoPreference) => outcome.no_pref += 1,
+                    _ => {}
+                }
+                outcome.winning_attempts.push((st.task_id, st.attempt));
+                outcome.results.push((st.task_id, st.result));
+                record(AttemptState::Succeeded, "", sched, outcome);
+                Ok(Finished::Succeeded)
             }
             _ => {
                 outcome.failed_attempts += 1;
+                l.unsynced_failed += 1;
                 let error = if st.error_message.is_empty() {
                     format!("{state:?}")
                 } else {
                     st.error_message
                 };
                 warn!(task = st.task_id, attempt = st.attempt, %executor, "task attempt failed: {error}");
-                sched
-                    .failed(st.task_id, st.attempt, &error)
-                    .map_err(|ex| CoreError::TaskFailed {
-                        task: ex.task,
-                        attempts: ex.attempts,
-                        error: ex.error,
-                    })
+                let retry = sched.failed(st.task_id, st.attempt, &error);
+                record(AttemptState::Failed, &error, sched, outcome);
+                retry.map_err(|ex| CoreError::TaskFailed {
+                    task: ex.task,
+                    attempts: ex.attempts,
+                    error: ex.error,
+                })?;
+                Ok(Finished::Retried)
             }
         }
     }
 
+    /// Drops a lost executor; returns the attempts it was running (now requeued).
     fn lose(
         &self,
         id: &str,
         reason: &str,
         live: &mut HashMap<String, Live>,
         sched: &mut TaskSetScheduler,
-    ) {
-        if live.remove(id).is_none() {
-            return;
-        }
+    ) -> Vec<(TaskId, u32)> {
+        let Some(l) = live.get_mut(id) else {
+            return Vec::new();
+        };
+        let (done, failed) = (l.unsynced_done, l.unsynced_failed);
+        (l.unsynced_done, l.unsynced_failed) = (0, 0);
         if let Ok(mut e) = self.executors.lock()
             && let Some(info) = e.get_mut(id)
         {
             info.alive = false;
+            info.lost_reason = reason.to_string();
+            info.tasks_done += done;
+            info.tasks_failed += failed;
         }
+        let running: Vec<(TaskId, u32)> = sched.running_on(id).into_iter().collect();
         let requeued = sched.executor_lost(id);
         warn!(executor = %id, %reason, requeued = requeued.len(), "executor lost");
+        running
     }
+
+    /// Copies the executors' task counters into what the UI reads.
+    fn sync_executors(&self, live: &mut HashMap<String, Live>) {
+        let Ok(mut e) = self.executors.lock() else {
+            return;
+        };
+        for (id, l) in live.iter_mut() {
+            if l.unsynced_done + l.unsynced_failed == 0 {
+                continue;
+            }
+            if let Some(info) = e.get_mut(id) {
+                info.tasks_done += l.unsynced_done;
+                info.tasks_failed += l.unsynced_failed;
+            }
+            (l.unsynced_done, l.unsynced_failed) = (0, 0);
+        }
+    }
+
+    fn mark_lost(
+        &self,
+        stage_index: usize,
+        rows: &[(usize, Locality)],
+        index_of: &impl Fn(TaskId) -> Option<usize>,
+        lost: Vec<(TaskId, u32)>,
+    ) {
+        if lost.is_empty() {
+            return;
+        }
+        self.with_status(|s| {
+            if let Some(stage) = s.stages.get_mut(stage_index) {
+                stage.running = stage.running.saturating_sub(lost.len());
+                for (task, _) in &lost {
+                    let row = index_of(*task).and_then(|i| rows.get(i));
+                    if let Some(a) = row.and_then(|(r, _)| stage.attempts.get_mut(*r)) {
+                        a.state = AttemptState::Lost;
+                        a.duration_ms = Some(now_ms().saturating_sub(a.launched_ms));
+                        a.error = "executor lost".into();
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Removes a gone executor from the live set and its host from the live hosts.
+fn forget_host(
+    live_hosts: &mut HashMap<Arc<str>, usize>,
+    host_set: &mut HashSet<String>,
+    live: &mut HashMap<String, Live>,
+    id: &str,
+) {
+    let Some(l) = live.remove(id) else { return };
+    if let Some(n) = live_hosts.get_mut(&l.host) {
+        *n -= 1;
+        if *n == 0 {
+            live_hosts.remove(&l.host);
+            host_set.remove(&*l.host);
+        }
+    }
+}
+
+/// What a task status did to the stage.
+enum Finished {
+    Succeeded,
+    Retried,
+    Ignored,
 }
 
 /// A task of a stage before it is launched.
 #[derive(Debug, Clone)]
-struct StageTask {
-    id: TaskId,
-    partition: u32,
-    hosts: Vec<String>,
-    input: TaskInput,
+pub struct StageTask {
+    /// The partition it computes.
+    pub partition: u32,
+    /// Hosts holding its data (empty: no preference).
+    pub hosts: Vec<String>,
+    /// What it reads.
+    pub input: TaskInput,
 }
 
+/// What a task reads.
 #[derive(Debug, Clone)]
-enum TaskInput {
+pub enum TaskInput {
+    /// Nothing: the payload says all.
+    None,
+    /// A split of a file.
     Split(Split),
+    /// Map outputs for its partition.
     Shuffle(Vec<Vec<u8>>),
 }
 
 impl TaskInput {
-    fn to_proto(&self) -> pb::task_description::Input {
+    fn to_proto(&self) -> Option<pb::task_description::Input> {
         match self {
-            TaskInput::Split(s) => pb::task_description::Input::FileSplit(pb::FileSplit {
+            TaskInput::None => None,
+            TaskInput::Split(s) => Some(pb::task_description::Input::FileSplit(pb::FileSplit {
                 path: s.path.clone(),
                 start: s.start,
                 length: s.length,
                 hosts: s.hosts.clone(),
-            }),
-            TaskInput::Shuffle(blocks) => pb::task_description::Input::Shuffle(pb::ShuffleInput {
-                blocks: blocks.clone(),
-            }),
+            })),
+            TaskInput::Shuffle(blocks) => {
+                Some(pb::task_description::Input::Shuffle(pb::ShuffleInput {
+                    blocks: blocks.clone(),
+                }))
+            }
         }
     }
 }
 
+/// What a finished stage produced.
 #[derive(Debug, Default)]
-struct StageOutcome {
-    results: Vec<(TaskId, Vec<u8>)>,
-    locality: HashMap<(TaskId, u32), Locality>,
-    winners_by_task: HashMap<TaskId, u32>,
-    winners: Vec<(u32, u32)>,
-    node_local: usize,
-    no_pref: usize,
-    input_bytes: u64,
-    failed_attempts: usize,
+pub struct StageOutcome {
+    /// Each task's result, from its winning attempt.
+    pub results: Vec<(TaskId, Vec<u8>)>,
+    winning_attempts: Vec<(TaskId, u32)>,
+    /// (partition, attempt) of the winning attempts.
+    pub winners: Vec<(u32, u32)>,
+    /// Tasks that ran where their data was.
+    pub node_local: usize,
+    /// Tasks with no reachable preference.
+    pub no_pref: usize,
+    /// Bytes read.
+    pub input_bytes: u64,
+    /// Attempts that failed.
+    pub failed_attempts: usize,
 }
 
 fn rand_nonce() -> [u8; 32] {
     rand::random()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> DriverConfig {
+        let mut c = DriverConfig::new(
+            b"s".to_vec(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            "127.0.0.1",
+        );
+        c.locality_wait = Duration::ZERO;
+        c
+    }
+
+    fn reg(id: &str, host: &str, cores: u32) -> pb::ExecutorRegister {
+        pb::ExecutorRegister {
+            protocol_version: PROTOCOL_VERSION,
+            executor_id: id.into(),
+            host: host.into(),
+            cores,
+            ..Default::default()
+        }
+    }
+
+    /// An in-process executor answering every task with `answer(task)`, until told to
+    /// stop or `quit_after` tasks.
+    fn simulate(
+        mut ex: AttachedExecutor,
+        quit_after: Option<usize>,
+        answer: impl Fn(&pb::TaskDescription) -> pb::TaskState + Send + 'static,
+    ) -> tokio::task::JoinHandle<usize> {
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Some(m) = ex.recv().await {
+                let Some(pb::driver_message::Kind::LaunchTask(t)) = m.kind else {
+                    break;
+                };
+                if quit_after.is_some_and(|q| n >= q) {
+                    ex.disconnect("simulated crash").await;
+                    return n;
+                }
+                n += 1;
+                let state = answer(&t);
+                let status = pb::TaskStatus {
+                    task_id: t.task_id,
+                    attempt: t.attempt,
+                    state: state as i32,
+                    result: t.partition.to_le_bytes().to_vec(),
+                    error_message: if state == pb::TaskState::Failed {
+                        "simulated failure".into()
+                    } else {
+                        String::new()
+                    },
+                    metrics: Some(pb::TaskMetrics {
+                        input_bytes: 10,
+                        ..Default::default()
+                    }),
+                };
+                if ex
+                    .send(pb::ExecutorMessage {
+                        kind: Some(pb::executor_message::Kind::TaskStatus(status)),
+                    })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            n
+        })
+    }
+
+    fn tasks(n: u32, host: &str) -> Vec<StageTask> {
+        (0..n)
+            .map(|p| StageTask {
+                partition: p,
+                hosts: vec![host.to_string()],
+                input: TaskInput::None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_stage_runs_on_attached_executors_and_is_recorded() {
+        let driver = Driver::start(config()).await.expect("starts");
+        let mut sims = Vec::new();
+        for i in 0..50 {
+            let ex = driver
+                .attach(reg(&format!("e{i}"), &format!("h{}", i % 5), 2))
+                .await
+                .expect("attached");
+            sims.push(simulate(ex, None, |_| pb::TaskState::Succeeded));
+        }
+        assert!(driver.attach(reg("e1", "h1", 1)).await.is_err(), "dup id");
+        let job = driver.begin_job("test");
+        let out = driver
+            .run_stage(job, "map", tasks(5_000, "h3"), |_, _| Bytes::new())
+            .await
+            .expect("stage succeeds");
+        driver.end_job(job, Ok(()));
+        let mut partitions: Vec<u32> = out
+            .results
+            .iter()
+            .map(|(_, r)| u32::from_le_bytes(r[..4].try_into().expect("4 bytes")))
+            .collect();
+        partitions.sort_unstable();
+        assert_eq!(partitions, (0..5_000).collect::<Vec<_>>());
+        assert_eq!(out.input_bytes, 50_000);
+        let status = driver.status();
+        assert_eq!(status.jobs[0].state, "SUCCEEDED");
+        assert_eq!(status.jobs[0].stage_ids, vec![0]);
+        let stage = &status.stages[0];
+        assert_eq!((stage.total, stage.done, stage.running), (5_000, 5_000, 0));
+        assert_eq!(stage.attempts.len(), 5_000);
+        assert!(
+            stage
+                .attempts
+                .iter()
+                .all(|a| a.state == AttemptState::Succeeded && a.duration_ms.is_some())
+        );
+        assert!(
+            out.node_local > 0,
+            "some tasks ran on h3 ({} node-local)",
+            out.node_local
+        );
+        let done: u64 = status.executors.iter().map(|e| e.tasks_done).sum();
+        assert_eq!(done, 5_000);
+        assert_eq!(driver.phase().0, "SUCCEEDED");
+        assert!(driver.summary().stages[0].attempts.is_empty());
+        driver.stop("done").await;
+        for s in sims {
+            s.await.expect("simulator ends");
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_are_retried_and_lost_executors_requeued() {
+        let driver = Driver::start(config()).await.expect("starts");
+        // e0 fails every task; e1 crashes after 3 tasks; e2 is healthy.
+        let e0 = driver.attach(reg("e0", "h", 1)).await.expect("e0");
+        let e1 = driver.attach(reg("e1", "h", 1)).await.expect("e1");
+        let e2 = driver.attach(reg("e2", "h", 1)).await.expect("e2");
+        simulate(e0, None, |_| pb::TaskState::Failed);
+        simulate(e1, Some(3), |_| pb::TaskState::Succeeded);
+        simulate(e2, None, |_| pb::TaskState::Succeeded);
+        let job = driver.begin_job("test");
+        let out = tokio::time::timeout(
+            Duration::from_secs(20),
+            driver.run_stage(job, "map", tasks(40, "h"), |_, _| Bytes::new()),
+        )
+        .await
+        .expect("in time")
+        .expect("succeeds despite e0 and e1");
+        assert_eq!(out.winners.len(), 40);
+        assert!(out.failed_attempts > 0);
+        let status = driver.status();
+        let attempts = &status.stages[0].attempts;
+        assert!(attempts.iter().any(|a| a.state == AttemptState::Failed
+            && a.error == "simulated failure"
+            && &*a.executor == "e0"));
+        assert!(
+            attempts
+                .iter()
+                .any(|a| a.state == AttemptState::Lost && &*a.executor == "e1")
+        );
+        let e1 = status.executors.iter().find(|e| e.id == "e1").expect("e1");
+        assert!(!e1.alive);
+        assert_eq!(e1.lost_reason, "simulated crash");
+        driver.stop("done").await;
+    }
+
+    #[tokio::test]
+    async fn a_task_failing_everywhere_fails_the_stage() {
+        let mut c = config();
+        c.max_attempts = 2;
+        let driver = Driver::start(c).await.expect("starts");
+        let ex = driver.attach(reg("e0", "h", 2)).await.expect("e0");
+        simulate(ex, None, |t| {
+            if t.partition == 3 {
+                pb::TaskState::Failed
+            } else {
+                pb::TaskState::Succeeded
+            }
+        });
+        let job = driver.begin_job("test");
+        let err = driver
+            .run_stage(job, "map", tasks(5, "h"), |_, _| Bytes::new())
+            .await
+            .expect_err("fails");
+        assert!(
+            matches!(&err, CoreError::TaskFailed { attempts: 2, error, .. } if error == "simulated failure"),
+            "{err}"
+        );
+        driver.end_job(job, Err(&err.to_string()));
+        let (phase, message, _) = driver.phase();
+        assert_eq!(phase, "FAILED");
+        assert!(message.contains("simulated failure"), "{message}");
+        assert_eq!(driver.status().stages[0].state, "FAILED");
+        driver.stop("done").await;
+    }
 }

@@ -12,7 +12,8 @@ use regex::bytes::Regex;
 use crate::error::CoreError;
 
 /// `(key, count)` pairs; keys are raw bytes (UTF-8 kept intact, never re-encoded).
-pub type Counts = HashMap<Vec<u8>, u64>;
+/// Word → count (foldhash: several times faster than SipHash on short keys).
+pub type Counts = HashMap<Vec<u8>, u64, foldhash::fast::RandomState>;
 
 /// A built-in job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +190,9 @@ fn fmix64(mut h: u64) -> u64 {
 pub fn partition(counts: Counts, reducers: u32) -> Vec<Counts> {
     let n = reducers.max(1);
     let mut buckets: Vec<Counts> = (0..n)
-        .map(|_| Counts::with_capacity(counts.len() / n as usize + 1))
+        .map(|_| {
+            Counts::with_capacity_and_hasher(counts.len() / n as usize + 1, Default::default())
+        })
         .collect();
     for (key, count) in counts {
         let bucket = reducer_for(&key, n) as usize;
@@ -225,7 +228,7 @@ pub fn decode_counts(bytes: &[u8]) -> Result<Counts, CoreError> {
             r.remaining()
         )));
     }
-    let mut counts = Counts::with_capacity(n as usize);
+    let mut counts = Counts::with_capacity_and_hasher(n as usize, Default::default());
     for _ in 0..n {
         let key = r.len_prefixed()?;
         let count = r.varint()?;
@@ -564,7 +567,7 @@ mod tests {
 
     fn map_lines(job: &JobKind, lines: &[&[u8]]) -> Counts {
         let mut mapper = Mapper::new(job).expect("a valid job");
-        let mut out = Counts::new();
+        let mut out = Counts::default();
         for line in lines {
             mapper.map_line(line, &mut out);
         }
@@ -662,7 +665,7 @@ mod tests {
                 assert_eq!(reducer_for(key, 4) as usize, b);
             }
         }
-        let mut merged = Counts::new();
+        let mut merged = Counts::default();
         for bucket in buckets {
             merge_into(&mut merged, bucket);
         }
@@ -673,7 +676,7 @@ mod tests {
     #[test]
     fn counts_encoding_table() {
         let cases: &[(Counts, &[u8])] = &[
-            (Counts::new(), &[0]),
+            (Counts::default(), &[0]),
             (counts(&[("ab", 300)]), &[1, 2, b'a', b'b', 0xac, 0x02]),
             (counts(&[("", 0)]), &[1, 0, 0]),
         ];
@@ -723,7 +726,7 @@ mod tests {
             format_output(&c),
             "\t0\nB\t3\na\t20\nb\t1\nüber\t18446744073709551615\n".as_bytes()
         );
-        assert!(format_output(&Counts::new()).is_empty());
+        assert!(format_output(&Counts::default()).is_empty());
     }
 
     #[test]
@@ -797,7 +800,7 @@ mod tests {
 
     #[test]
     fn map_result_table() {
-        let buckets = vec![Counts::new(), counts(&[("ab", 300)])];
+        let buckets = vec![Counts::default(), counts(&[("ab", 300)])];
         let bytes = encode_map_result(&buckets);
         assert_eq!(bytes, vec![2, 1, 0, 6, 1, 2, b'a', b'b', 0xac, 0x02]);
         let decoded = decode_map_result(&bytes).expect("valid");
@@ -831,6 +834,7 @@ mod tests {
             any::<u64>(),
             0..50,
         )
+        .prop_map(|m| m.into_iter().collect())
     }
 
     fn any_job() -> impl Strategy<Value = JobKind> {
@@ -911,7 +915,7 @@ mod tests {
             0..40,
         )) {
             let got = map_lines(&JobKind::WordCount, &[&text]);
-            let mut want = Counts::new();
+            let mut want = Counts::default();
             for word in text
                 .split(|b| b" \t\n\r\x0c".contains(b))
                 .filter(|w| !w.is_empty())

@@ -12,6 +12,7 @@ pub mod job;
 pub mod lines;
 pub mod scheduler;
 pub mod split;
+pub mod status;
 pub mod transport;
 
 pub use error::CoreError;

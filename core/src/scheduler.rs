@@ -3,20 +3,28 @@
 //! up to `locality_wait` for an executor on a host holding its data), then anywhere;
 //! failed attempts are retried elsewhere up to `max_attempts`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use serde::{Deserialize, Serialize};
 
 /// A task's identity within the application.
 pub type TaskId = u64;
 
 /// How close a launched task is to its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Locality {
     /// On a host holding the data.
+    #[serde(rename = "NODE_LOCAL")]
     NodeLocal,
     /// The task has no preference (or none that can be met).
+    #[default]
+    #[serde(rename = "NO_PREF")]
     NoPreference,
     /// Elsewhere, after waiting.
+    #[serde(rename = "ANY")]
     Any,
 }
 
@@ -59,7 +67,7 @@ struct TaskState {
     attempts: u32,
     /// Executors an attempt failed on: avoided while others can run it.
     failed_on: HashSet<String>,
-    running: Option<(String, u32)>,
+    running: Option<(Arc<str>, u32)>,
     done: bool,
     pending: bool,
 }
@@ -77,6 +85,7 @@ pub struct TaskSetScheduler {
     /// Pending tasks by preferred host (lazily cleaned likewise).
     by_host: HashMap<String, VecDeque<TaskId>>,
     pending_count: usize,
+    running_count: usize,
     max_attempts: u32,
     locality_wait: Duration,
     last_local_launch: Instant,
@@ -100,6 +109,7 @@ impl TaskSetScheduler {
         }
         TaskSetScheduler {
             pending_count: pending.len(),
+            running_count: 0,
             by_host,
             tasks: tasks
                 .into_iter()
@@ -142,7 +152,7 @@ impl TaskSetScheduler {
 
     /// Tasks running now.
     pub fn running(&self) -> usize {
-        self.tasks.values().filter(|t| t.running.is_some()).count()
+        self.running_count
     }
 
     /// True when every task succeeded.
@@ -159,19 +169,20 @@ impl TaskSetScheduler {
     /// live executor: a task whose data is on none of them does not wait for locality.
     pub fn offer(
         &mut self,
-        executor: &str,
+        executor: impl Into<Arc<str>> + AsRef<str>,
         host: &str,
-        live_hosts: &HashSet<String>,
+        live_hosts: &std::collections::HashSet<String>,
         live_executors: usize,
         now: Instant,
     ) -> Option<Launch> {
         if self.pending_count == 0 {
             return None;
         }
+        let name = executor.as_ref();
         let tasks = &self.tasks;
         let runnable = |id: &TaskId| {
             tasks.get(id).is_some_and(|t| {
-                t.pending && !(t.failed_on.contains(executor) && t.failed_on.len() < live_executors)
+                t.pending && !(t.failed_on.contains(name) && t.failed_on.len() < live_executors)
             })
         };
         let mut chosen: Option<(TaskId, Locality)> = None;
@@ -216,7 +227,8 @@ impl TaskSetScheduler {
         self.pending_count -= 1;
         let attempt = t.attempts;
         t.attempts += 1;
-        t.running = Some((executor.to_string(), attempt));
+        t.running = Some((executor.into(), attempt));
+        self.running_count += 1;
         if locality == Locality::NodeLocal {
             self.last_local_launch = now;
         }
@@ -249,6 +261,7 @@ impl TaskSetScheduler {
                 t.running = None;
                 t.done = true;
                 self.done += 1;
+                self.running_count -= 1;
                 true
             }
             _ => false,
@@ -267,7 +280,8 @@ impl TaskSetScheduler {
             return Ok(());
         }
         t.running = None;
-        t.failed_on.insert(executor);
+        self.running_count -= 1;
+        t.failed_on.insert(executor.to_string());
         if t.attempts >= self.max_attempts {
             return Err(TaskExhausted {
                 task,
@@ -284,10 +298,11 @@ impl TaskSetScheduler {
     pub fn executor_lost(&mut self, executor: &str) -> Vec<TaskId> {
         let mut lost = Vec::new();
         for (id, t) in self.tasks.iter_mut() {
-            if t.running.as_ref().is_some_and(|(e, _)| e == executor) {
+            if t.running.as_ref().is_some_and(|(e, _)| &**e == executor) {
                 t.running = None;
                 t.attempts = t.attempts.saturating_sub(1);
                 lost.push(*id);
+                self.running_count -= 1;
             }
         }
         lost.sort_unstable();
@@ -297,12 +312,23 @@ impl TaskSetScheduler {
         lost
     }
 
+    /// The attempts running on `executor`: (task, attempt).
+    pub fn running_on(&self, executor: &str) -> Vec<(TaskId, u32)> {
+        self.tasks
+            .iter()
+            .filter_map(|(id, t)| match &t.running {
+                Some((e, a)) if &**e == executor => Some((*id, *a)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The running attempt of `task`, if any: (executor, attempt).
     pub fn running_attempt(&self, task: TaskId) -> Option<(&str, u32)> {
         self.tasks
             .get(&task)
             .and_then(|t| t.running.as_ref())
-            .map(|(e, a)| (e.as_str(), *a))
+            .map(|(e, a)| (&**e, *a))
     }
 }
 
@@ -310,7 +336,7 @@ impl TaskSetScheduler {
 mod tests {
     use super::*;
 
-    fn hosts(h: &[&str]) -> HashSet<String> {
+    fn hosts(h: &[&str]) -> std::collections::HashSet<String> {
         h.iter().map(|s| s.to_string()).collect()
     }
 
@@ -415,7 +441,13 @@ mod tests {
         );
         let live = hosts(&["h"]);
         let mut launched = 0u64;
-        while let Some(l) = s.offer(&format!("e{}", launched % 10_000), "h", &live, 10_000, t0) {
+        while let Some(l) = s.offer(
+            format!("e{}", launched % 10_000).as_str(),
+            "h",
+            &live,
+            10_000,
+            t0,
+        ) {
             assert!(s.succeeded(l.task, l.attempt));
             launched += 1;
         }

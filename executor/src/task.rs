@@ -166,7 +166,7 @@ async fn run_map(
         .get(&split.path)
         .await
         .map_err(|e| format!("opening the file system of {}: {e}", split.path))?;
-    let mut counts = Counts::new();
+    let mut counts = Counts::default();
     let stats = for_each_line(fs.as_ref(), &split, READ_CHUNK, &mut |line| {
         mapper.map_line(line, &mut counts)
     })
@@ -188,7 +188,7 @@ async fn run_reduce(
     fs: &FsCache,
 ) -> Result<TaskOutput, String> {
     let n = input.blocks.len();
-    let mut merged = Counts::new();
+    let mut merged = Counts::default();
     let mut input_bytes = 0u64;
     let mut input_records = 0u64;
     for (i, block) in input.blocks.iter().enumerate() {

@@ -113,7 +113,7 @@ async fn run_alone(conn: &mut Conn, task: TaskDescription) -> TaskStatus {
 
 /// Hadoop's `StringTokenizer` word count, the reference.
 fn reference_word_count(text: &[u8]) -> Counts {
-    let mut counts = Counts::new();
+    let mut counts = Counts::default();
     for word in text
         .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'))
         .filter(|w| !w.is_empty())
@@ -215,7 +215,7 @@ async fn a_map_task_counts_words_into_reducer_buckets() {
     let second = run_alone(&mut conn, map_task(3, &uri, half, len - half, 3)).await;
 
     let merged = |statuses: &[&TaskStatus]| {
-        let mut all = Counts::new();
+        let mut all = Counts::default();
         for s in statuses {
             assert_eq!(s.state, TaskState::Succeeded as i32, "{}", s.error_message);
             let buckets = decode_map_result(&s.result).expect("map result");
@@ -253,8 +253,12 @@ async fn a_reduce_task_writes_the_merged_part_file() {
     let output = dir
         .path()
         .join("out/_temporary/attempt_1_00000_0/part-00000");
-    let a: Counts = [(b"pear".to_vec(), 2), (b"apple".to_vec(), 1)].into();
-    let b: Counts = [(b"apple".to_vec(), 4), (b"\xc3\xa9t\xc3\xa9".to_vec(), 1)].into();
+    let a: Counts = [(b"pear".to_vec(), 2), (b"apple".to_vec(), 1)]
+        .into_iter()
+        .collect();
+    let b: Counts = [(b"apple".to_vec(), 4), (b"\xc3\xa9t\xc3\xa9".to_vec(), 1)]
+        .into_iter()
+        .collect();
     let task = TaskDescription {
         task_id: 11,
         stage_id: 1,
@@ -264,7 +268,7 @@ async fn a_reduce_task_writes_the_merged_part_file() {
             blocks: vec![
                 encode_counts(&a),
                 encode_counts(&b),
-                encode_counts(&Counts::new()),
+                encode_counts(&Counts::default()),
             ],
         })),
         payload: encode_payload(&TaskPayload::Reduce {
@@ -338,7 +342,7 @@ async fn failures_say_what_failed_on_which_input() {
         task_id: 5,
         input: Some(Input::Shuffle(ShuffleInput {
             blocks: vec![
-                encode_counts(&Counts::new()),
+                encode_counts(&Counts::default()),
                 b"\xff\xff\xff\xff\xff".to_vec(),
             ],
         })),

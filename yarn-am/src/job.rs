@@ -304,7 +304,7 @@ async fn drive(
             r = &mut job => break r.map_err(fail)?,
             _ = beat.tick() => {}
         }
-        rm.set_progress(driver.progress().fraction());
+        rm.set_progress(driver.phase().2);
         let alloc = rm
             .allocate()
             .await

@@ -35,12 +35,13 @@ pub async fn serve(bind: SocketAddr, driver: Arc<Driver>) -> Result<SocketAddr, 
 }
 
 async fn progress(State(driver): State<Arc<Driver>>) -> Json<Value> {
-    let p = driver.progress();
+    let (state, message, progress) = driver.phase();
+    let app = driver.summary();
     Json(json!({
-        "state": p.state,
-        "message": p.message,
-        "progress": p.fraction(),
-        "stages": p.stages.iter().map(|s| json!({
+        "state": state,
+        "message": message,
+        "progress": progress,
+        "stages": app.stages.iter().map(|s| json!({
             "id": s.id, "name": s.name, "total": s.total, "done": s.done,
             "running": s.running, "failed": s.failed,
         })).collect::<Vec<_>>(),
