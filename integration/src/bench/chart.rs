@@ -222,8 +222,12 @@ pub fn chart(r: &Results) -> String {
     }
     render(
         &format!(
-            "Spindle vs Spark vs MapReduce ({}, {})",
-            r.machine.date_utc, r.machine.git_commit
+            "Spindle vs Spark vs MapReduce ({}, commit {})",
+            r.machine.date_utc.get(..10).unwrap_or(&r.machine.date_utc),
+            r.machine
+                .git_commit
+                .get(..10)
+                .unwrap_or(&r.machine.git_commit)
         ),
         &panels,
     )

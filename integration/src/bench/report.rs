@@ -451,7 +451,8 @@ pub fn check_goals(r: &Results) -> Vec<Goal> {
     );
     executor.target = format!(
         "≤ 20 MB + {}",
-        p1.map(|p| format_size(p.input_bytes)).unwrap_or_default()
+        p1.map(|p| format_size(p.input_bytes))
+            .unwrap_or_else(|| "data".into())
     );
     g.push(executor);
     let p4 = r.p4.as_ref().filter(|p| p.available);

@@ -108,9 +108,11 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         None
     };
     machine.spark_version = spark.as_ref().map(|s| s.version.clone());
+    // Its own directory: another harness run may stage its own binary meanwhile.
+    let floor_dir = format!("/bench/floor/{}", crate::unique_name("am"));
     let floor_resource = if cfg.runs_system(System::Floor) {
         progress("floor: staging spindle-am in HDFS (not timed)");
-        Some(stage_floor(cluster, &hdfs, &cfg.bin_dir.join("spindle-am")).await?)
+        Some(stage_floor(cluster, &hdfs, &cfg.bin_dir.join("spindle-am"), &floor_dir).await?)
     } else {
         None
     };
@@ -193,6 +195,11 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
             )
             .await?,
         );
+    }
+    if env.floor_resource.is_some()
+        && let Err(e) = env.hdfs.delete(&floor_dir).await
+    {
+        progress(&format!("warning: could not delete {floor_dir}: {e}"));
     }
     if !cfg.skip_p4 {
         progress(&format!(

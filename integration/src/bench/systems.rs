@@ -328,17 +328,18 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
     })
 }
 
-/// Stages the floor AM (`spindle-am`) in HDFS, once per harness run, not timed; returns
-/// its local resource.
+/// Stages the floor AM (`spindle-am`) in `dir` in HDFS, once per harness run, not
+/// timed; returns its local resource.
 pub(super) async fn stage_floor(
     cluster: &Cluster,
     hdfs: &Hdfs,
     am: &std::path::Path,
+    dir: &str,
 ) -> Result<Value, BenchError> {
-    let remote = "/bench/floor/spindle-am";
-    hdfs.put(cluster, am, remote).await?;
+    let remote = format!("{dir}/spindle-am");
+    hdfs.put(cluster, am, &remote).await?;
     let st = hdfs
-        .status(remote)
+        .status(&remote)
         .await?
         .ok_or_else(|| BenchError::Invalid(format!("{remote} missing right after put")))?;
     Ok(json!({
