@@ -1,0 +1,128 @@
+//! The benchmark harness in its light mode on the real cluster: Spindle, MapReduce and
+//! the YARN floor on 1 KiB (P1) and 256 KiB (P2), one run each, no P4. Every answer must
+//! equal the single-machine count and the tables must be written. Spark stays out of
+//! this test: its install is a ~460 MB pip download (run `integration/bench` for it).
+//!
+//! Needs `spindle`, `spindle-am` and `spindle-executor` built beside the test binaries
+//! (`cargo test --workspace` builds every binary first).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use spindle_integration::output_text;
+
+fn runs_of<'a>(part: &'a Value, system: &str) -> &'a Vec<Value> {
+    part["systems"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["system"] == system))
+        .and_then(|s| s["runs"].as_array())
+        .unwrap_or_else(|| panic!("no runs of {system} in {part}"))
+}
+
+#[tokio::test]
+async fn light_mode_answers_match_and_tables_are_written() {
+    let bench = Path::new(env!("CARGO_BIN_EXE_spindle-bench"));
+    let bin_dir = bench.parent().expect("bin dir");
+    for b in ["spindle", "spindle-am", "spindle-executor"] {
+        assert!(
+            bin_dir.join(b).is_file(),
+            "{} missing: build the workspace first (cargo build --workspace)",
+            bin_dir.join(b).display()
+        );
+    }
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let run = tokio::process::Command::new(bench)
+        .args([
+            "--systems",
+            "spindle,mapreduce,floor",
+            "--size",
+            "256KiB",
+            "--runs",
+            "1",
+            "--skip-p4",
+            "--job-timeout-min",
+            "5",
+        ])
+        .arg("--bin-dir")
+        .arg(bin_dir)
+        .arg("--out")
+        .arg(out_dir.path())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(600), run)
+        .await
+        .expect("the light benchmark ends within 10 minutes")
+        .expect("run spindle-bench");
+    let text = output_text(&out);
+    assert!(out.status.success(), "spindle-bench failed:\n{text}");
+
+    let json = std::fs::read_to_string(out_dir.path().join("results.json")).expect("results.json");
+    let r: Value = serde_json::from_str(&json).expect("results.json is JSON");
+    assert_eq!(r["valid"], true, "{text}");
+    assert!(
+        r["machine"]["hadoop_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('3'))
+    );
+    let (p1, p2) = (&r["p1"], &r["p2"]);
+    assert_eq!(p1["input_bytes"], 1024);
+    assert_eq!(p2["input_bytes"], 256 * 1024);
+    for (part, systems) in [
+        (p1, &["spindle", "mapreduce", "floor"][..]),
+        (p2, &["local", "spindle", "mapreduce"][..]),
+    ] {
+        let reference = &part["reference"]["digest"];
+        assert!(reference.is_string(), "{part}");
+        for s in systems {
+            let runs = runs_of(part, s);
+            assert_eq!(runs.len(), 1, "{s}: {runs:?}");
+            let run = &runs[0];
+            assert_eq!(run["ok"], true, "{s}: {run}");
+            if *s == "floor" {
+                assert!(run["answer"].is_null(), "{run}");
+            } else {
+                assert_eq!(run["answer_matches"], true, "{s}: {run}");
+                assert_eq!(&run["answer"]["digest"], reference, "{s}: {run}");
+            }
+            if *s != "local" {
+                assert!(
+                    run["rm_seconds"].as_f64().is_some_and(|t| t > 0.0),
+                    "{s}: {run}"
+                );
+                // The AM's process was sampled from /proc.
+                assert!(
+                    run["memory"]["am"]["peak_bytes"]
+                        .as_u64()
+                        .is_some_and(|b| b > 0),
+                    "{s}: {run}"
+                );
+            }
+        }
+    }
+    // Spindle's executors were seen too.
+    let spindle = &runs_of(p2, "spindle")[0];
+    assert!(
+        spindle["memory"]["executors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{spindle}"
+    );
+
+    let md = std::fs::read_to_string(out_dir.path().join("results.md")).expect("results.md");
+    for needle in [
+        "## Machine",
+        "## Goals (issue 6)",
+        "## P1: tiny job",
+        "## P2: throughput",
+        "| Spindle |",
+        "| MapReduce |",
+        "| YARN floor |",
+        "| Single-machine limit |",
+    ] {
+        assert!(md.contains(needle), "{needle} missing:\n{md}");
+    }
+    assert!(!md.contains("INVALID"), "{md}");
+    let svg = std::fs::read_to_string(out_dir.path().join("chart.svg")).expect("chart.svg");
+    assert!(svg.starts_with("<svg") && svg.contains("Spindle"), "{svg}");
+}
