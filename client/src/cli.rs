@@ -95,6 +95,16 @@ pub enum Command {
     /// Show an application's container logs (AM and executors), like `yarn logs`.
     #[command(long_about = crate::logs::LOGS_HELP)]
     Logs(crate::logs::LogsArgs),
+    /// Finished applications' UI from their history files: list them, or serve one.
+    ///
+    /// The AM writes its final status (jobs, stages, every task attempt, executors,
+    /// environment) to spindle.history.dir (default /user/<user>/.spindle/history) when
+    /// it ends. `spindle history` lists them; `spindle history <appId>` serves the same
+    /// pages the AM served while running at http://127.0.0.1:18080/ until Ctrl-C;
+    /// `--json` prints the status instead.
+    ///
+    /// Example: spindle history application_1700000000000_0042 --bind 127.0.0.1:0
+    History(crate::history::HistoryArgs),
     /// Kill an application and wait until YARN shows it KILLED.
     Kill {
         /// The application id.

@@ -10,6 +10,7 @@
 pub mod aggregated_logs;
 pub mod cli;
 pub mod follow;
+pub mod history;
 pub mod local;
 pub mod logs;
 pub mod report;
@@ -225,6 +226,7 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
             output,
         } => report::kill(&app_id, timeout, output).await,
         Command::Logs(args) => logs::run(&args).await,
+        Command::History(args) => history::run(&args).await,
         Command::Run(args) => {
             local::run(local::LocalRun {
                 master: args.master,

@@ -115,6 +115,17 @@ pub fn fs_root(default_fs: &str) -> String {
     }
 }
 
+/// Where history files go: `spindle.history.dir` (a path is on the default FS), else
+/// `<fs>/user/<user>/.spindle/history`.
+pub fn history_dir(default_fs: &str, user: &str, setting: Option<&str>) -> String {
+    let fs = default_fs.trim_end_matches('/');
+    match setting {
+        Some(d) if d.contains("://") => d.trim_end_matches('/').to_string(),
+        Some(d) => format!("{fs}/{}", d.trim_matches('/')),
+        None => format!("{fs}/user/{user}/.spindle/history"),
+    }
+}
+
 /// The staging directory of an application: `<fs>/user/<user>/.spindle/<appId>`.
 pub fn staging_dir(default_fs: &str, user: &str, app_id: &str) -> String {
     format!("{}/user/{user}/.spindle/{app_id}", fs_root(default_fs))
@@ -694,21 +705,34 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
     };
     let words = am_words(args.job, &args.job_args, &c.input, &c.output, &settings);
     let command = am_command(&words).map_err(ClientError::Usage)?;
+    let mut environment = am_environment(
+        &c.conf,
+        &c.default_fs,
+        &c.user,
+        &staging_dir,
+        &staged.executor,
+        &staged.files,
+        &settings.log,
+    );
+    environment.extend([
+        ("SPINDLE_APP_NAME".to_string(), c.name.clone()),
+        ("SPINDLE_RM_WEB_URL".to_string(), c.conf.rm_web_url()),
+        (
+            "SPINDLE_HISTORY_DIR".to_string(),
+            history_dir(&c.default_fs, &c.user, settings.history_dir.as_deref()),
+        ),
+        (
+            "SPINDLE_UI_LINGER".to_string(),
+            settings.ui_linger_secs.to_string(),
+        ),
+    ]);
     let submission = Submission {
         app_id: app_id.clone(),
         name: c.name.clone(),
         queue: settings.queue.clone(),
         driver_mb: settings.driver_memory.mib(),
         am: staged.am,
-        environment: am_environment(
-            &c.conf,
-            &c.default_fs,
-            &c.user,
-            &staging_dir,
-            &staged.executor,
-            &staged.files,
-            &settings.log,
-        ),
+        environment,
         files: staged.files,
         command,
         secret: new_secret(),
@@ -760,6 +784,22 @@ mod tests {
 
     fn settings() -> SpindleSettings {
         SettingsLayers::defaults().resolve().expect("defaults")
+    }
+
+    #[test]
+    fn history_dir_defaults_per_user_and_takes_paths_or_uris() {
+        assert_eq!(
+            history_dir("hdfs://nn:9000/", "ann", None),
+            "hdfs://nn:9000/user/ann/.spindle/history"
+        );
+        assert_eq!(
+            history_dir("hdfs://nn:9000", "ann", Some("/shared/history/")),
+            "hdfs://nn:9000/shared/history"
+        );
+        assert_eq!(
+            history_dir("hdfs://nn:9000", "ann", Some("hdfs://other:8020/h/")),
+            "hdfs://other:8020/h"
+        );
     }
 
     fn args(extra: &[&str]) -> SubmitArgs {

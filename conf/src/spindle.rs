@@ -54,6 +54,10 @@ pub const TASK_MAX_ATTEMPTS: &str = "spindle.task.max-attempts";
 pub const FILES: &str = "spindle.files";
 /// `spindle.log`: the `RUST_LOG` filter of the AM and executors.
 pub const LOG: &str = "spindle.log";
+/// `spindle.history.dir`: where the AM writes the application's final status.
+pub const HISTORY_DIR: &str = "spindle.history.dir";
+/// `spindle.ui.linger`: seconds the AM keeps its UI up after the job ended.
+pub const UI_LINGER: &str = "spindle.ui.linger";
 
 /// Every setting Spindle knows, in the order they are documented.
 pub const KEYS: &[SettingKey] = &[
@@ -106,6 +110,16 @@ pub const KEYS: &[SettingKey] = &[
         key: LOG,
         default: Some("info"),
         doc: "RUST_LOG filter of the application master and executors",
+    },
+    SettingKey {
+        key: HISTORY_DIR,
+        default: None,
+        doc: "directory (URI or path on the default FS) of the history files `spindle history` reads (default: /user/<user>/.spindle/history)",
+    },
+    SettingKey {
+        key: UI_LINGER,
+        default: Some("0"),
+        doc: "seconds the application master keeps serving its web UI after the job ended (0: exit at once; `spindle kill` ends it early)",
     },
 ];
 
@@ -228,6 +242,10 @@ pub struct SpindleSettings {
     pub files: Vec<String>,
     /// `spindle.log`.
     pub log: String,
+    /// `spindle.history.dir`; `None`: `/user/<user>/.spindle/history`.
+    pub history_dir: Option<String>,
+    /// `spindle.ui.linger`, seconds.
+    pub ui_linger_secs: u32,
 }
 
 /// Raw values by key with their origins, before validation. Later layers replace
@@ -403,6 +421,17 @@ impl SettingsLayers {
             task_max_attempts: self.count(TASK_MAX_ATTEMPTS)?,
             files,
             log: self.text(LOG)?,
+            history_dir: self
+                .values
+                .get(HISTORY_DIR)
+                .map(|(v, _)| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            ui_linger_secs: {
+                let (v, o) = self.raw(UI_LINGER)?;
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| invalid(UI_LINGER, v, o, "not a whole number of seconds"))?
+            },
         })
     }
 

@@ -147,6 +147,8 @@ pub struct Driver {
     status: Arc<Mutex<AppStatus>>,
     next_task_id: std::sync::atomic::AtomicU64,
     next_stage_id: std::sync::atomic::AtomicU32,
+    /// Log pages of executors launched but not registered yet.
+    pending_logs: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -227,6 +229,7 @@ impl Driver {
             })),
             next_task_id: std::sync::atomic::AtomicU64::new(0),
             next_stage_id: std::sync::atomic::AtomicU32::new(0),
+            pending_logs: Mutex::new(HashMap::new()),
         });
         let accepting = Arc::downgrade(&driver);
         tokio::spawn(async move {
@@ -264,12 +267,16 @@ impl Driver {
         self.with_status(|s| s.environment = sections);
     }
 
-    /// Where an executor's logs can be read.
+    /// Where an executor's logs can be read (before or after it registers).
     pub fn set_executor_logs_url(&self, id: &str, url: &str) {
         if let Ok(mut e) = self.executors.lock()
             && let Some(info) = e.get_mut(id)
         {
             info.logs_url = url.to_string();
+            return;
+        }
+        if let Ok(mut p) = self.pending_logs.lock() {
+            p.insert(id.to_string(), url.to_string());
         }
     }
 
@@ -345,9 +352,9 @@ impl Driver {
         if execs.get(id).is_some_and(|e| e.alive) {
             return Err(format!("executor id {id} already registered"));
         }
-        let logs_url = execs
-            .get(id)
-            .map(|e| e.logs_url.clone())
+        let pending = self.pending_logs.lock().ok().and_then(|mut p| p.remove(id));
+        let logs_url = pending
+            .or_else(|| execs.get(id).map(|e| e.logs_url.clone()))
             .unwrap_or_default();
         execs.insert(
             id.clone(),

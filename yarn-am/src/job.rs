@@ -23,6 +23,8 @@ use spindle_hadoop_ipc::{
 };
 use tracing::{info, warn};
 
+use spindle_core::status::EnvSection;
+
 use crate::{AmError, ContainerEnv, ipc, web};
 
 const DEFAULT_RACK: &str = "/default-rack";
@@ -58,6 +60,10 @@ struct Staged {
     staging_dir: Option<String>,
     default_fs: String,
     user: String,
+    app_name: String,
+    rm_web_url: String,
+    history_dir: Option<String>,
+    ui_linger: Duration,
 }
 
 fn staged_from_env() -> Result<Staged, AmError> {
@@ -97,6 +103,18 @@ fn staged_from_env() -> Result<Staged, AmError> {
         user: var("HADOOP_USER_NAME")
             .or_else(|| var("USER"))
             .unwrap_or_else(|| "yarn".into()),
+        app_name: var("SPINDLE_APP_NAME").unwrap_or_else(|| "spindle".into()),
+        rm_web_url: var("SPINDLE_RM_WEB_URL").unwrap_or_else(|| {
+            HadoopConf::from_env()
+                .map(|c| c.rm_web_url())
+                .unwrap_or_else(|_| "http://0.0.0.0:8088".into())
+        }),
+        history_dir: var("SPINDLE_HISTORY_DIR"),
+        ui_linger: Duration::from_secs(
+            var("SPINDLE_UI_LINGER")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        ),
     })
 }
 
@@ -183,7 +201,13 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
     let driver = Driver::start(driver_config)
         .await
         .map_err(|e| AmError::JobFailed(e.to_string()))?;
-    let web = web::serve(SocketAddr::new(ip, 0), driver.clone()).await?;
+    let app_id = env.container_id.attempt.app.to_string();
+    driver.set_app_info(&app_id, &staged.app_name, &staged.user);
+    let proxy = web::ProxyInfo {
+        rm_web_url: staged.rm_web_url.clone(),
+        app_id: app_id.clone(),
+    };
+    let web = web::serve(SocketAddr::new(ip, 0), driver.clone(), &proxy).await?;
     let tracking_url = format!("http://{}:{}/", env.nm_host, web.port());
 
     let mut rm = AmRmClient::new(
@@ -203,6 +227,14 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
         vcores: args.executor_cores as i32,
     };
     info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
+    driver.set_environment(environment_sections(
+        env,
+        args,
+        &staged,
+        &app_id,
+        &reg.queue,
+        &tracking_url,
+    ));
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| AmError::Environment(format!("installing the SIGTERM handler: {e}")))?;
@@ -235,10 +267,189 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
         Err(AmError::Killed) => (FinalStatus::Killed, "killed".to_string()),
         Err(e) => (FinalStatus::Failed, e.to_string()),
     };
-    rm.finish(status, &diagnostics, &tracking_url)
+    let state = match status {
+        FinalStatus::Succeeded => "SUCCEEDED",
+        FinalStatus::Failed => "FAILED",
+        FinalStatus::Killed => "KILLED",
+    };
+    driver.finish_app(state, &diagnostics);
+    write_history(&driver, &staged, &app_id).await;
+    if status != FinalStatus::Killed && !staged.ui_linger.is_zero() {
+        info!(
+            seconds = staged.ui_linger.as_secs(),
+            "job over; the UI stays up (spindle.ui.linger)"
+        );
+        linger(&mut rm, staged.ui_linger, &mut sigterm).await;
+    }
+    // No final tracking URL: this UI ends with the AM; `spindle history` shows it after.
+    rm.finish(status, &diagnostics, "")
         .await
         .map_err(ipc("unregistering from the ResourceManager"))?;
     outcome
+}
+
+/// Keeps the AM (and its UI) alive for `how_long`, heartbeating so YARN does not expire
+/// it; SIGTERM ends it early.
+async fn linger(
+    rm: &mut AmRmClient,
+    how_long: Duration,
+    sigterm: &mut tokio::signal::unix::Signal,
+) {
+    let until = tokio::time::Instant::now() + how_long;
+    rm.set_progress(1.0);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => return,
+            _ = sigterm.recv() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if let Err(e) = rm.allocate().await {
+                    warn!("heartbeat while lingering: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the application's final status to `<history dir>/<appId>.json` for
+/// `spindle history`; a failure is logged, not fatal.
+async fn write_history(driver: &Driver, staged: &Staged, app_id: &str) {
+    let Some(dir) = &staged.history_dir else {
+        return;
+    };
+    let path = format!("{}/{app_id}.json", dir.trim_end_matches('/'));
+    let json = match serde_json::to_vec(&driver.status()) {
+        Ok(j) => j,
+        Err(e) => {
+            warn!("could not encode the history of {app_id}: {e}");
+            return;
+        }
+    };
+    let written = async {
+        let fs = output_fs(dir, staged).await?;
+        fs.mkdirs(dir)
+            .await
+            .map_err(|e| AmError::JobFailed(e.to_string()))?;
+        fs.write(&path, bytes::Bytes::from(json))
+            .await
+            .map_err(|e| AmError::JobFailed(e.to_string()))
+    };
+    match written.await {
+        Ok(()) => info!(%path, "history written"),
+        Err(e) => warn!("could not write the history file {path}: {e}"),
+    }
+}
+
+/// The environment page: what the application runs, with what settings, where.
+fn environment_sections(
+    env: &ContainerEnv,
+    args: &JobArgs,
+    staged: &Staged,
+    app_id: &str,
+    queue: &str,
+    tracking_url: &str,
+) -> Vec<EnvSection> {
+    let kv = |k: &str, v: String| (k.to_string(), v);
+    let application = vec![
+        kv("Application id", app_id.to_string()),
+        kv("Name", staged.app_name.clone()),
+        kv("User", staged.user.clone()),
+        kv("Queue", queue.to_string()),
+        kv("AM container", env.container_id.to_string()),
+        kv("AM host", env.nm_host.clone()),
+        kv(
+            "AM web address (redirects to the proxy)",
+            tracking_url.to_string(),
+        ),
+        kv(
+            "Through the proxy",
+            format!(
+                "{}/proxy/{app_id}/",
+                staged.rm_web_url.trim_end_matches('/')
+            ),
+        ),
+        kv(
+            "YARN UI",
+            format!(
+                "{}/cluster/app/{app_id}",
+                staged.rm_web_url.trim_end_matches('/')
+            ),
+        ),
+        kv("Default file system", staged.default_fs.clone()),
+        kv(
+            "History file",
+            staged
+                .history_dir
+                .as_ref()
+                .map(|d| format!("{}/{app_id}.json", d.trim_end_matches('/')))
+                .unwrap_or_else(|| "(none)".into()),
+        ),
+    ];
+    let job_args = match &args.job {
+        JobKind::Grep { pattern } => pattern.clone(),
+        _ => String::new(),
+    };
+    let job = vec![
+        kv("Job", args.job.name().to_string()),
+        kv("Job arguments", job_args),
+        kv("Input", args.input.clone()),
+        kv("Output", args.output.clone()),
+        kv("Executors", args.num_executors.to_string()),
+        kv("Executor memory (MB)", args.executor_memory_mb.to_string()),
+        kv("Executor cores", args.executor_cores.to_string()),
+        kv(
+            "Reducers",
+            args.reducers
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| format!("{} (one per executor)", args.num_executors)),
+        ),
+        kv("Task max attempts", args.max_attempts.to_string()),
+    ];
+    let secretive = |k: &str| {
+        let k = k.to_ascii_uppercase();
+        ["SECRET", "TOKEN", "PASSWORD", "CREDENTIAL", "KEY"]
+            .iter()
+            .any(|w| k.contains(w))
+    };
+    let mut vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            (k.starts_with("SPINDLE_")
+                || k.starts_with("HADOOP_")
+                || k.starts_with("YARN_")
+                || k == "RUST_LOG"
+                || k == "CONTAINER_ID"
+                || k == "NM_HOST"
+                || k == "APPLICATION_WEB_PROXY_BASE")
+                && !secretive(k)
+        })
+        .collect();
+    vars.sort();
+    let process = vec![
+        kv("Spindle version", env!("CARGO_PKG_VERSION").to_string()),
+        kv("Process id", std::process::id().to_string()),
+        kv(
+            "Platform",
+            format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+        ),
+    ];
+    vec![
+        EnvSection {
+            title: "Application".into(),
+            entries: application,
+        },
+        EnvSection {
+            title: "Job".into(),
+            entries: job,
+        },
+        EnvSection {
+            title: "Environment variables".into(),
+            entries: vars,
+        },
+        EnvSection {
+            title: "Process".into(),
+            entries: process,
+        },
+    ]
 }
 
 async fn output_fs(uri: &str, staged: &Staged) -> Result<Arc<dyn FileSystem>, AmError> {
@@ -352,6 +563,13 @@ async fn drive(
             };
             match nm.start(&c, &launch).await {
                 Ok(()) => {
+                    driver.set_executor_logs_url(
+                        &c.id.to_string(),
+                        &format!(
+                            "http://{}/node/containerlogs/{}/{}",
+                            c.node_http_address, c.id, staged.user
+                        ),
+                    );
                     info!(container = %c.id, node = %c.node, "executor launched");
                     launched_total += 1;
                     running.insert(c.id, c);

@@ -1,58 +1,109 @@
-//! The AM's web endpoint, registered as the application's tracking URL and reached
-//! through the ResourceManager's proxy (`/proxy/<appId>/`): JSON progress for
-//! `spindle submit`'s progress bar. (The full UI pages come with the monitoring work.)
+//! The AM's web UI (`spindle-ui` over the live driver), registered as the application's
+//! tracking URL and reached through the ResourceManager's proxy (`/proxy/<appId>/`):
+//! links carry YARN's `APPLICATION_WEB_PROXY_BASE`, and visitors that are not the proxy
+//! are redirected to it, as YARN's AmIpFilter does for Java AMs.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
 use spindle_core::driver::Driver;
+use spindle_ui::{ProxyRedirect, UiConfig};
+use tracing::warn;
 
 use crate::AmError;
 
-/// Serves the endpoints until the process exits; returns the bound address.
-pub async fn serve(bind: SocketAddr, driver: Arc<Driver>) -> Result<SocketAddr, AmError> {
-    let listener = tokio::net::TcpListener::bind(bind)
+/// Where the ResourceManager's proxy is, for links and redirects.
+#[derive(Debug, Clone)]
+pub struct ProxyInfo {
+    /// `http://host:port` of the RM web app (which hosts the proxy).
+    pub rm_web_url: String,
+    /// The application id.
+    pub app_id: String,
+}
+
+/// Serves the UI until the process exits; returns the bound address.
+pub async fn serve(
+    bind: SocketAddr,
+    driver: Arc<Driver>,
+    proxy: &ProxyInfo,
+) -> Result<SocketAddr, AmError> {
+    let base = std::env::var("APPLICATION_WEB_PROXY_BASE")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| format!("/proxy/{}", proxy.app_id));
+    let proxy_hosts = proxy_hosts(&proxy.rm_web_url).await;
+    let redirect = if proxy_hosts.is_empty() {
+        warn!(
+            "cannot resolve the proxy host of {}; the UI answers everyone",
+            proxy.rm_web_url
+        );
+        None
+    } else {
+        Some(ProxyRedirect {
+            proxy_hosts,
+            proxy_url: format!(
+                "{}/proxy/{}",
+                proxy.rm_web_url.trim_end_matches('/'),
+                proxy.app_id
+            ),
+        })
+    };
+    let config = UiConfig {
+        base,
+        redirect,
+        banner: String::new(),
+    };
+    spindle_ui::serve(bind, spindle_ui::router(driver, config))
         .await
-        .map_err(|e| AmError::Environment(format!("binding the web endpoint on {bind}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| AmError::Environment(format!("web endpoint address: {e}")))?;
-    let app = Router::new()
-        .route("/", get(progress))
-        .route("/api/v1/progress", get(progress))
-        .route("/api/v1/executors", get(executors))
-        .with_state(driver);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!("web endpoint stopped: {e}");
-        }
-    });
-    Ok(addr)
+        .map_err(|e| AmError::Environment(e.to_string()))
 }
 
-async fn progress(State(driver): State<Arc<Driver>>) -> Json<Value> {
-    let (state, message, progress) = driver.phase();
-    let app = driver.summary();
-    Json(json!({
-        "state": state,
-        "message": message,
-        "progress": progress,
-        "stages": app.stages.iter().map(|s| json!({
-            "id": s.id, "name": s.name, "total": s.total, "done": s.done,
-            "running": s.running, "failed": s.failed,
-        })).collect::<Vec<_>>(),
-    }))
+/// The addresses the proxy's requests come from: the RM web host's addresses (all of
+/// loopback's 127.0.0.1 when the RM is on this machine's loopback or a wildcard).
+async fn proxy_hosts(rm_web_url: &str) -> Vec<IpAddr> {
+    let authority = rm_web_url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(rm_web_url)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let with_port = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let mut hosts: Vec<IpAddr> = match tokio::net::lookup_host(with_port).await {
+        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+        Err(_) => Vec::new(),
+    };
+    // An RM bound to the wildcard or loopback connects from loopback.
+    if hosts
+        .iter()
+        .any(|ip| ip.is_unspecified() || ip.is_loopback())
+    {
+        hosts.push(IpAddr::from([127, 0, 0, 1]));
+        hosts.push(IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+    }
+    hosts.sort();
+    hosts.dedup();
+    hosts
 }
 
-async fn executors(State(driver): State<Arc<Driver>>) -> Json<Value> {
-    Json(json!({
-        "executors": driver.executors().iter().map(|e| json!({
-            "id": e.id, "container": e.container_id, "host": e.host, "cores": e.cores,
-            "rss_bytes": e.rss_bytes, "tasks_done": e.tasks_done, "alive": e.alive,
-        })).collect::<Vec<_>>(),
-    }))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn proxy_hosts_resolve_the_rm_web_address() {
+        let h = proxy_hosts("http://127.0.0.1:8088").await;
+        assert!(h.contains(&IpAddr::from([127, 0, 0, 1])));
+        let h = proxy_hosts("http://0.0.0.0:8088/").await;
+        assert!(h.contains(&IpAddr::from([127, 0, 0, 1])));
+        assert!(
+            proxy_hosts("http://no-such-host.invalid:8088")
+                .await
+                .is_empty()
+        );
+    }
 }
