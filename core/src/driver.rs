@@ -620,6 +620,12 @@ impl Driver {
                 .await;
         }
         live.clear();
+        if let Ok(mut e) = self.executors.lock() {
+            for info in e.values_mut().filter(|i| i.alive) {
+                info.alive = false;
+                info.lost_reason = format!("shut down: {reason}");
+            }
+        }
     }
 
     async fn run_stages(

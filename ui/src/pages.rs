@@ -25,7 +25,7 @@ tr:hover td{background:#fafbfd}
 .bar{background:#e8ecf2;border-radius:3px;height:14px;width:160px;position:relative;overflow:hidden}
 .bar span{display:block;height:100%;background:#5cb85c}
 .bar span.fail{background:#d9534f}
-.state{font-weight:600} .SUCCEEDED{color:#2e7d32} .FAILED,.LOST,.KILLED{color:#c62828} .RUNNING,.COMMITTING,.PLANNING{color:#1565c0}
+.state{font-weight:600} .SUCCEEDED,.EXITED{color:#2e7d32} .FAILED,.LOST,.KILLED{color:#c62828} .RUNNING,.COMMITTING,.PLANNING{color:#1565c0}
 .summary{display:flex;gap:28px;flex-wrap:wrap;margin-bottom:8px}
 .summary div{background:#f4f6f9;padding:8px 12px;border-radius:4px}
 .summary b{display:block;font-size:16px}
@@ -294,7 +294,9 @@ pub(crate) fn executors(app: &AppStatus, config: &UiConfig) -> Markup {
                         td { (e.id) }
                         td { (e.host) }
                         td { (e.container_id) }
-                        td { @if e.alive { (state("RUNNING")) } @else { (state("LOST")) " " span.muted { (e.lost_reason) } } }
+                        td { @if e.alive { (state("RUNNING")) }
+                            @else if e.lost_reason.starts_with("shut down") { (state("EXITED")) }
+                            @else { (state("LOST")) " " span.muted { (e.lost_reason) } } }
                         td.num { (e.cores) }
                         td.num { (bytes(e.rss_bytes)) }
                         td.num { (bytes(e.cache_bytes)) }
