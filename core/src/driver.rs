@@ -108,15 +108,15 @@ pub struct JobReport {
 
 enum Event {
     Registered {
-        id: String,
+        id: Arc<str>,
         tx: mpsc::Sender<pb::DriverMessage>,
     },
     Message {
-        id: String,
+        id: Arc<str>,
         msg: pb::ExecutorMessage,
     },
     Lost {
-        id: String,
+        id: Arc<str>,
         reason: String,
     },
 }
@@ -142,7 +142,7 @@ pub struct Driver {
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     executors: Arc<Mutex<HashMap<String, ExecutorInfo>>>,
     /// Connected executors' task slots and senders; held by the running stage.
-    live: tokio::sync::Mutex<HashMap<String, Live>>,
+    live: tokio::sync::Mutex<HashMap<Arc<str>, Live>>,
     /// Jobs, stages and attempts (executors are kept apart, in `executors`).
     status: Arc<Mutex<AppStatus>>,
     next_task_id: std::sync::atomic::AtomicU64,
@@ -162,7 +162,7 @@ impl std::fmt::Debug for Driver {
 /// An executor connected in-process by [`Driver::attach`]: the same messages as over
 /// TCP, without the socket or the encoding.
 pub struct AttachedExecutor {
-    id: String,
+    id: Arc<str>,
     events: mpsc::UnboundedSender<Event>,
     rx: mpsc::Receiver<pb::DriverMessage>,
 }
@@ -322,14 +322,14 @@ impl Driver {
     /// Tells the driver an executor is gone (e.g. its container completed).
     pub async fn executor_lost(&self, id: &str, reason: &str) {
         let _ = self.events_tx.send(Event::Lost {
-            id: id.to_string(),
+            id: Arc::from(id),
             reason: reason.to_string(),
         });
     }
 
     /// Connects an executor in-process (no socket, no secret: the caller is trusted).
     pub async fn attach(&self, reg: pb::ExecutorRegister) -> Result<AttachedExecutor, CoreError> {
-        let id = reg.executor_id.clone();
+        let id: Arc<str> = Arc::from(reg.executor_id.as_str());
         self.admit(&reg).map_err(CoreError::Transport)?;
         let (tx, rx) = mpsc::channel::<pb::DriverMessage>(256);
         self.events_tx
@@ -418,7 +418,7 @@ impl Driver {
             write_msg(&mut wr, &refuse(why.clone())).await?;
             return Err(CoreError::Transport(why));
         }
-        let id = reg.executor_id.clone();
+        let id: Arc<str> = Arc::from(reg.executor_id.as_str());
         if let Err(why) = self.admit(&reg) {
             write_msg(&mut wr, &refuse(why.clone())).await?;
             return Err(CoreError::Transport(why));
@@ -598,7 +598,7 @@ impl Driver {
                 live.insert(
                     id.clone(),
                     Live {
-                        name: Arc::from(id.as_str()),
+                        name: id,
                         unsynced_done: 0,
                         unsynced_failed: 0,
                         host: Arc::from(""),
@@ -783,12 +783,13 @@ impl Driver {
         }
         let mut host_set: HashSet<String> = live_hosts.keys().map(|h| h.to_string()).collect();
         // Executors that may have a free slot and have not been offered since.
-        let mut to_offer: Vec<String> = live.keys().cloned().collect();
+        let mut to_offer: Vec<Arc<str>> = live.keys().cloned().collect();
         // Per task: the status row of its current attempt, and how local it runs.
         let mut rows: Vec<(usize, Locality)> = vec![(usize::MAX, Locality::Any); tasks.len()];
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut last_had_executor = Instant::now();
-        let result = loop {
+        let mut batch: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
+        let result = 'stage: loop {
             if sched.is_complete() {
                 break Ok(());
             }
@@ -864,7 +865,7 @@ impl Driver {
                 _ = tick.tick() => {
                     // Executors silent for too long are lost.
                     let timeout = self.config.executor_timeout;
-                    let silent: Vec<String> = live
+                    let silent: Vec<Arc<str>> = live
                         .iter()
                         .filter(|(_, l)| l.last_seen.elapsed() > timeout)
                         .map(|(id, _)| id.clone())
@@ -885,65 +886,79 @@ impl Driver {
                 }
             };
             let Some(ev) = ev else { continue };
-            match ev {
-                Event::Registered { id, tx } => {
-                    let info = self.executors.lock().ok().and_then(|e| e.get(&id).cloned());
-                    if let Some(info) = info {
-                        let host: Arc<str> = Arc::from(info.host.as_str());
-                        *live_hosts.entry(host.clone()).or_default() += 1;
-                        host_set.insert(info.host.clone());
-                        live.insert(
-                            id.clone(),
-                            Live {
-                                name: Arc::from(id.as_str()),
-                                unsynced_done: 0,
-                                unsynced_failed: 0,
-                                host,
-                                cores: info.cores,
-                                running: 0,
-                                tx,
-                                last_seen: Instant::now(),
-                            },
-                        );
-                        to_offer.push(id);
-                    }
+            // Take what else is queued too: one pass of offers for many events.
+            batch.push(ev);
+            while batch.len() < EVENT_BATCH {
+                match events.try_recv() {
+                    Ok(ev) => batch.push(ev),
+                    Err(_) => break,
                 }
-                Event::Lost { id, reason } => {
-                    let lost = self.lose(&id, &reason, live, &mut sched);
-                    self.mark_lost(stage_index, &rows, &index_of, lost);
-                    forget_host(&mut live_hosts, &mut host_set, live, &id);
-                    to_offer.extend(live.keys().cloned());
-                }
-                Event::Message { id, msg } => {
-                    if let Some(l) = live.get_mut(&id) {
-                        l.last_seen = Instant::now();
+            }
+            for ev in batch.drain(..) {
+                match ev {
+                    Event::Registered { id, tx } => {
+                        let info = self
+                            .executors
+                            .lock()
+                            .ok()
+                            .and_then(|e| e.get(&*id).cloned());
+                        if let Some(info) = info {
+                            let host: Arc<str> = Arc::from(info.host.as_str());
+                            *live_hosts.entry(host.clone()).or_default() += 1;
+                            host_set.insert(info.host.clone());
+                            live.insert(
+                                id.clone(),
+                                Live {
+                                    name: id.clone(),
+                                    unsynced_done: 0,
+                                    unsynced_failed: 0,
+                                    host,
+                                    cores: info.cores,
+                                    running: 0,
+                                    tx,
+                                    last_seen: Instant::now(),
+                                },
+                            );
+                            to_offer.push(id);
+                        }
                     }
-                    match msg.kind {
-                        Some(pb::executor_message::Kind::Heartbeat(hb)) => {
-                            if let Ok(mut e) = self.executors.lock()
-                                && let Some(info) = e.get_mut(&id)
-                            {
-                                info.rss_bytes = hb.rss_bytes;
-                            }
+                    Event::Lost { id, reason } => {
+                        let lost = self.lose(&id, &reason, live, &mut sched);
+                        self.mark_lost(stage_index, &rows, &index_of, lost);
+                        forget_host(&mut live_hosts, &mut host_set, live, &id);
+                        to_offer.extend(live.keys().cloned());
+                    }
+                    Event::Message { id, msg } => {
+                        if let Some(l) = live.get_mut(&*id) {
+                            l.last_seen = Instant::now();
                         }
-                        Some(pb::executor_message::Kind::TaskStatus(st)) => {
-                            let row = index_of(st.task_id).and_then(|i| rows.get(i)).copied();
-                            match self.on_status(
-                                &id,
-                                st,
-                                stage_index,
-                                row,
-                                &mut sched,
-                                live,
-                                &mut outcome,
-                            ) {
-                                Err(e) => break Err(e),
-                                Ok(Finished::Succeeded) => to_offer.push(id),
-                                Ok(Finished::Retried) => to_offer.extend(live.keys().cloned()),
-                                Ok(Finished::Ignored) => {}
+                        match msg.kind {
+                            Some(pb::executor_message::Kind::Heartbeat(hb)) => {
+                                if let Ok(mut e) = self.executors.lock()
+                                    && let Some(info) = e.get_mut(&*id)
+                                {
+                                    info.rss_bytes = hb.rss_bytes;
+                                }
                             }
+                            Some(pb::executor_message::Kind::TaskStatus(st)) => {
+                                let row = index_of(st.task_id).and_then(|i| rows.get(i)).copied();
+                                match self.on_status(
+                                    &id,
+                                    st,
+                                    stage_index,
+                                    row,
+                                    &mut sched,
+                                    live,
+                                    &mut outcome,
+                                ) {
+                                    Err(e) => break 'stage Err(e),
+                                    Ok(Finished::Succeeded) => to_offer.push(id),
+                                    Ok(Finished::Retried) => to_offer.extend(live.keys().cloned()),
+                                    Ok(Finished::Ignored) => {}
+                                }
+                            }
+                            _ => {}
                         }
-                        _ => {}
                     }
                 }
             }
@@ -976,7 +991,7 @@ impl Driver {
         stage_index: usize,
         row: Option<(usize, Locality)>,
         sched: &mut TaskSetScheduler,
-        live: &mut HashMap<String, Live>,
+        live: &mut HashMap<Arc<str>, Live>,
         outcome: &mut StageOutcome,
     ) -> Result<Finished, CoreError> {
         let state = pb::TaskState::try_from(st.state).unwrap_or(pb::TaskState::Unspecified);
@@ -1053,7 +1068,7 @@ impl Driver {
         &self,
         id: &str,
         reason: &str,
-        live: &mut HashMap<String, Live>,
+        live: &mut HashMap<Arc<str>, Live>,
         sched: &mut TaskSetScheduler,
     ) -> Vec<(TaskId, u32)> {
         let Some(l) = live.get_mut(id) else {
@@ -1076,7 +1091,7 @@ impl Driver {
     }
 
     /// Copies the executors' task counters into what the UI reads.
-    fn sync_executors(&self, live: &mut HashMap<String, Live>) {
+    fn sync_executors(&self, live: &mut HashMap<Arc<str>, Live>) {
         let Ok(mut e) = self.executors.lock() else {
             return;
         };
@@ -1084,7 +1099,7 @@ impl Driver {
             if l.unsynced_done + l.unsynced_failed == 0 {
                 continue;
             }
-            if let Some(info) = e.get_mut(id) {
+            if let Some(info) = e.get_mut(&**id) {
                 info.tasks_done += l.unsynced_done;
                 info.tasks_failed += l.unsynced_failed;
             }
@@ -1118,11 +1133,14 @@ impl Driver {
     }
 }
 
+/// Events handled between two rounds of offers, at most.
+const EVENT_BATCH: usize = 256;
+
 /// Removes a gone executor from the live set and its host from the live hosts.
 fn forget_host(
     live_hosts: &mut HashMap<Arc<str>, usize>,
     host_set: &mut HashSet<String>,
-    live: &mut HashMap<String, Live>,
+    live: &mut HashMap<Arc<str>, Live>,
     id: &str,
 ) {
     let Some(l) = live.remove(id) else { return };

@@ -63,6 +63,7 @@ pub struct TaskExhausted {
 
 #[derive(Debug)]
 struct TaskState {
+    id: TaskId,
     hosts: Vec<String>,
     attempts: u32,
     /// Executors an attempt failed on: avoided while others can run it.
@@ -72,6 +73,63 @@ struct TaskState {
     pending: bool,
 }
 
+/// The tasks by id: a plain vector when the ids are consecutive (as the driver makes
+/// them), so lookups are an index and launch order walks memory in order.
+#[derive(Debug)]
+struct TaskTable {
+    states: Vec<TaskState>,
+    /// `Some(first id)` when ids are `first..first + len`.
+    base: Option<TaskId>,
+    /// Otherwise: id → position.
+    index: HashMap<TaskId, usize>,
+}
+
+impl TaskTable {
+    fn new(states: Vec<TaskState>) -> Self {
+        let first = states.first().map(|t| t.id).unwrap_or(0);
+        let consecutive = states
+            .iter()
+            .enumerate()
+            .all(|(i, t)| t.id.checked_sub(first) == Some(i as u64));
+        let index = if consecutive {
+            HashMap::new()
+        } else {
+            states.iter().enumerate().map(|(i, t)| (t.id, i)).collect()
+        };
+        TaskTable {
+            states,
+            base: consecutive.then_some(first),
+            index,
+        }
+    }
+
+    fn position(&self, id: TaskId) -> Option<usize> {
+        match self.base {
+            Some(first) => id
+                .checked_sub(first)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|i| *i < self.states.len()),
+            None => self.index.get(&id).copied(),
+        }
+    }
+
+    fn get(&self, id: &TaskId) -> Option<&TaskState> {
+        self.position(*id).and_then(|i| self.states.get(i))
+    }
+
+    fn get_mut(&mut self, id: &TaskId) -> Option<&mut TaskState> {
+        self.position(*id).and_then(|i| self.states.get_mut(i))
+    }
+
+    fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+}
+
 /// How far past the head of a queue an offer looks for a task it may run; keeps offers
 /// O(1) however many tasks wait.
 const SCAN_LIMIT: usize = 64;
@@ -79,7 +137,7 @@ const SCAN_LIMIT: usize = 64;
 /// The scheduler of one stage's tasks (a task set).
 #[derive(Debug)]
 pub struct TaskSetScheduler {
-    tasks: HashMap<TaskId, TaskState>,
+    tasks: TaskTable,
     /// Pending tasks in launch order (entries no longer pending are skipped lazily).
     pending: VecDeque<TaskId>,
     /// Pending tasks by preferred host (lazily cleaned likewise).
@@ -111,22 +169,20 @@ impl TaskSetScheduler {
             pending_count: pending.len(),
             running_count: 0,
             by_host,
-            tasks: tasks
-                .into_iter()
-                .map(|(id, hosts)| {
-                    (
+            tasks: TaskTable::new(
+                tasks
+                    .into_iter()
+                    .map(|(id, hosts)| TaskState {
                         id,
-                        TaskState {
-                            hosts,
-                            attempts: 0,
-                            failed_on: HashSet::new(),
-                            running: None,
-                            done: false,
-                            pending: true,
-                        },
-                    )
-                })
-                .collect(),
+                        hosts,
+                        attempts: 0,
+                        failed_on: HashSet::new(),
+                        running: None,
+                        done: false,
+                        pending: true,
+                    })
+                    .collect(),
+            ),
             pending,
             max_attempts: max_attempts.max(1),
             locality_wait,
@@ -297,11 +353,11 @@ impl TaskSetScheduler {
     /// a failed attempt (the task did nothing wrong). Returns them.
     pub fn executor_lost(&mut self, executor: &str) -> Vec<TaskId> {
         let mut lost = Vec::new();
-        for (id, t) in self.tasks.iter_mut() {
+        for t in self.tasks.states.iter_mut() {
             if t.running.as_ref().is_some_and(|(e, _)| &**e == executor) {
                 t.running = None;
                 t.attempts = t.attempts.saturating_sub(1);
-                lost.push(*id);
+                lost.push(t.id);
                 self.running_count -= 1;
             }
         }
@@ -315,9 +371,10 @@ impl TaskSetScheduler {
     /// The attempts running on `executor`: (task, attempt).
     pub fn running_on(&self, executor: &str) -> Vec<(TaskId, u32)> {
         self.tasks
+            .states
             .iter()
-            .filter_map(|(id, t)| match &t.running {
-                Some((e, a)) if &**e == executor => Some((*id, *a)),
+            .filter_map(|t| match &t.running {
+                Some((e, a)) if &**e == executor => Some((t.id, *a)),
                 _ => None,
             })
             .collect()
