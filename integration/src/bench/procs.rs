@@ -183,7 +183,7 @@ impl Observed {
         mem
     }
 
-    fn sample(&mut self, owners: &mut HashMap<(u32, u64), Option<String>>) {
+    fn sample(&mut self, owners: &mut HashMap<(u32, u64), Owner>) {
         self.samples += 1;
         let Ok(dir) = std::fs::read_dir("/proc") else {
             return;
@@ -194,22 +194,22 @@ impl Observed {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
-            let Some(start) = start_time(pid) else {
+            let Some((comm, start)) = stat_fields(pid) else {
                 continue;
             };
             let key = (pid, start);
             alive.insert(key);
-            let owner = owners.entry(key).or_insert_with(|| {
-                std::fs::read(format!("/proc/{pid}/environ"))
-                    .ok()
-                    .and_then(|env| container_of_environ(&env))
-                    .or_else(|| {
-                        std::fs::read(format!("/proc/{pid}/cmdline"))
-                            .ok()
-                            .and_then(|c| container_in_cmdline(&c))
-                    })
+            // Resolved again after an exec (a new name): a process caught between the
+            // NodeManager's fork and its exec still has the NodeManager's environment.
+            let owner = owners.entry(key).or_insert_with(|| Owner {
+                comm: String::new(),
+                container: None,
             });
-            let Some(container) = owner.clone() else {
+            if owner.comm != comm {
+                owner.comm = comm;
+                owner.container = container_of_pid(pid);
+            }
+            let Some(container) = owner.container.clone() else {
                 continue;
             };
             let Some(mem) = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -223,6 +223,7 @@ impl Observed {
             let p = seen.processes.entry(key).or_insert_with(|| mem.clone());
             p.hwm = p.hwm.max(mem.hwm);
             p.rss = mem.rss;
+            p.name = mem.name;
         }
         owners.retain(|k, _| alive.contains(k));
         for (c, sum) in sums {
@@ -233,13 +234,43 @@ impl Observed {
     }
 }
 
-/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks): with the pid, a key no
-/// recycled pid shares.
-fn start_time(pid: u32) -> Option<u64> {
+/// Which container a process belongs to, as last resolved, and under which name.
+#[derive(Debug, Clone)]
+struct Owner {
+    comm: String,
+    container: Option<String>,
+}
+
+fn container_of_pid(pid: u32) -> Option<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .ok()
+        .and_then(|env| container_of_environ(&env))
+        .or_else(|| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .and_then(|c| container_in_cmdline(&c))
+        })
+}
+
+/// The name (field 2) and start time (field 22, clock ticks) of `/proc/<pid>/stat`:
+/// with the pid, the start time is a key no recycled pid shares.
+fn stat_fields(pid: u32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after its ')' are plain.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    parse_stat(&stat)
+}
+
+/// Parses a `/proc/<pid>/stat` line (the name may hold spaces and parentheses).
+pub fn parse_stat(stat: &str) -> Option<(String, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let start = stat
+        .get(close + 1..)?
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    Some((comm, start))
 }
 
 /// A background thread sampling container processes until stopped.
@@ -290,6 +321,16 @@ mod tests {
             })
         );
         assert_eq!(parse_status("Name:\tkthreadd\nState:\tS\n"), None);
+    }
+
+    #[test]
+    fn stat_names_and_start_times() {
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 200";
+        assert_eq!(
+            parse_stat(line),
+            Some(("my (odd) name".to_string(), 987_654))
+        );
+        assert_eq!(parse_stat("garbage"), None);
     }
 
     #[test]
@@ -389,6 +430,6 @@ mod tests {
         let obs = s.finish();
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(obs.samples >= 2);
-        assert!(start_time(std::process::id()).is_some());
+        assert!(stat_fields(std::process::id()).is_some());
     }
 }

@@ -146,7 +146,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
             .into(),
         local_job: format!(
             "this harness's Rust word count of the local copy: {} threads, 32 MiB chunks aligned at word delimiters, \
-             Fx-hashed tables merged, output written; same tokenisation",
+             Fx-hashed tables merged, output written; same tokenisation; it reads through the page cache, as the DataNodes do",
             machine.cores
         ),
         memory_method: format!(
