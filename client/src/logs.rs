@@ -28,7 +28,7 @@ use serde_json::Value;
 use spindle_conf::HadoopConf;
 
 use crate::aggregated_logs::{self, LogFile};
-use crate::rm::{RmClient, is_app_id, remote_message};
+use crate::rm::{RmClient, error_chain, is_app_id, remote_message};
 use crate::{ClientError, hadoop_user};
 
 /// `--help` of `spindle logs`.
@@ -490,20 +490,6 @@ fn rm_error(what: &str, url: &Url, status: StatusCode, body: &[u8]) -> ClientErr
         status: status.as_u16(),
         message: remote_message(&String::from_utf8_lossy(body)),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Jersey writes a one-element list as the element itself on some versions.

@@ -598,7 +598,7 @@ fn rm_error(what: &str, url: &Url, status: StatusCode, body: &str) -> ClientErro
 }
 
 /// An error with its causes, which for reqwest hold the useful part ("connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

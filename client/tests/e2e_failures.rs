@@ -4,41 +4,13 @@
 //! and the job still gives the right answer.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{fs_shell, spindle_cmd};
 use spindle_integration::{Cluster, ensure_cluster};
 use spindle_integration::{output_text as text, unique_name as unique};
-
-fn bin(name: &str) -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_spindle"))
-        .parent()
-        .expect("bin dir")
-        .to_path_buf();
-    let p = dir.join(name);
-    assert!(
-        p.is_file(),
-        "{} missing: cargo build --workspace first",
-        p.display()
-    );
-    p
-}
-
-fn spindle_cmd(cluster: &Cluster, user: &str, args: &[&str]) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_spindle"));
-    c.args(args)
-        .env("HADOOP_CONF_DIR", cluster.conf_dir())
-        .env("HADOOP_USER_NAME", user)
-        .env("SPINDLE_AM_BINARY", bin("spindle-am"))
-        .env("SPINDLE_EXECUTOR_BINARY", bin("spindle-executor"))
-        .kill_on_drop(true);
-    c
-}
-
-async fn fs_shell(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.fs_shell(args).await.expect("hdfs dfs");
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 async fn exists(cluster: &Cluster, path: &str) -> bool {
     cluster

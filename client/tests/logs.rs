@@ -8,46 +8,14 @@
 //! (`cargo build -p spindle-yarn-am -p spindle-executor`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
+
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{fs_shell, spindle};
 use spindle_integration::{Cluster, ensure_cluster};
 use spindle_integration::{output_text as text, unique_name as unique};
-
-fn bin_dir() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_spindle"));
-    let dir = bin.parent().expect("bin dir").to_path_buf();
-    for b in ["spindle-am", "spindle-executor"] {
-        assert!(
-            dir.join(b).is_file(),
-            "{} missing: build them first (cargo build -p spindle-yarn-am -p spindle-executor)",
-            dir.join(b).display()
-        );
-    }
-    dir
-}
-
-async fn spindle(cluster: &Cluster, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_spindle"))
-        .args(args)
-        .env("HADOOP_CONF_DIR", cluster.conf_dir())
-        .env("HADOOP_USER_NAME", "root")
-        .env("SPINDLE_AM_BINARY", bin_dir().join("spindle-am"))
-        .env(
-            "SPINDLE_EXECUTOR_BINARY",
-            bin_dir().join("spindle-executor"),
-        )
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run spindle")
-}
-
-async fn fs_shell(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.fs_shell(args).await.expect("hdfs dfs");
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 async fn rm_app(cluster: &Cluster, app: &str) -> serde_json::Value {
     let url = format!(

@@ -14,27 +14,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+mod common;
+use common::spindle_cmd;
 use spindle_integration::{Cluster, ensure_cluster, output_text, unique_name};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-fn bin_dir() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_spindle"));
-    bin.parent().expect("bin dir").to_path_buf()
-}
-
-fn spindle(cluster: &Cluster, args: &[&str]) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_spindle"));
-    c.args(args)
-        .env("HADOOP_CONF_DIR", cluster.conf_dir())
-        .env("HADOOP_USER_NAME", "root")
-        .env("SPINDLE_AM_BINARY", bin_dir().join("spindle-am"))
-        .env(
-            "SPINDLE_EXECUTOR_BINARY",
-            bin_dir().join("spindle-executor"),
-        )
-        .kill_on_drop(true);
-    c
-}
 
 fn chromium_path() -> PathBuf {
     let p = std::env::var_os("CHROMIUM")
@@ -139,8 +122,9 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
     put.expect("input in HDFS");
 
     // The job takes a second; the UI stays up 45 s after it (spindle.ui.linger).
-    let mut submit = spindle(
+    let mut submit = spindle_cmd(
         cluster,
+        "root",
         &[
             "submit",
             "--name",
@@ -317,7 +301,7 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
     );
 
     // History: the same pages, served by `spindle history` from HDFS.
-    let hist = spindle(cluster, &["history", &app, "--json"])
+    let hist = spindle_cmd(cluster, "root", &["history", &app, "--json"])
         .output()
         .await
         .expect("spindle history --json");
@@ -330,14 +314,17 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
         Some(attempts.len())
     );
 
-    let listing = spindle(cluster, &["history"]).output().await.expect("list");
+    let listing = spindle_cmd(cluster, "root", &["history"])
+        .output()
+        .await
+        .expect("list");
     assert!(
         String::from_utf8_lossy(&listing.stdout).contains(&app),
         "{}",
         output_text(&listing)
     );
 
-    let mut server = spindle(cluster, &["history", &app, "--bind", "127.0.0.1:0"])
+    let mut server = spindle_cmd(cluster, "root", &["history", &app, "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spindle history");
@@ -365,7 +352,7 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
     assert!(jobs_hist.contains(&input) && jobs_hist.contains("SUCCEEDED"));
     let _ = server.kill().await;
 
-    let unknown = spindle(cluster, &["history", "application_1_99999"])
+    let unknown = spindle_cmd(cluster, "root", &["history", "application_1_99999"])
         .output()
         .await
         .expect("history of nothing");
