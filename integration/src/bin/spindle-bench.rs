@@ -92,12 +92,10 @@ fn parse_mb(s: &str) -> Result<u64, String> {
 async fn main() {
     let cli = Cli::parse();
     let mut cfg = BenchConfig::defaults();
-    let mut systems = Vec::new();
-    for s in cli.systems {
-        if !systems.contains(&s) {
-            systems.push(s);
-        }
-    }
+    // Tables list systems in one order whatever the flag's (runs rotate it anyway).
+    let mut systems = cli.systems;
+    systems.sort();
+    systems.dedup();
     cfg.systems = systems;
     cfg.p1_bytes = cli.p1_size;
     cfg.p2_bytes = cli.size;
