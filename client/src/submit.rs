@@ -725,6 +725,13 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
             "SPINDLE_UI_LINGER".to_string(),
             settings.ui_linger_secs.to_string(),
         ),
+        (
+            "SPINDLE_UBER_MAX_BYTES".to_string(),
+            settings
+                .uber_max_input
+                .map(|m| (m.mib() << 20).to_string())
+                .unwrap_or_else(|| "0".into()),
+        ),
     ]);
     let submission = Submission {
         app_id: app_id.clone(),

@@ -54,6 +54,8 @@ async fn an_unreadable_input_fails_the_job_with_its_cause() {
         user,
         &[
             "submit",
+            "--conf",
+            "spindle.uber.max-input=0",
             "--timeout",
             "5m",
             "--num-executors",
@@ -133,6 +135,8 @@ async fn a_task_that_always_fails_fails_the_job_after_its_attempts() {
         "root",
         &[
             "submit",
+            "--conf",
+            "spindle.uber.max-input=0",
             "--timeout",
             "5m",
             "--num-executors",
@@ -193,6 +197,8 @@ async fn a_lost_executor_is_replaced_and_its_tasks_rerun() {
         "root",
         &[
             "submit",
+            "--conf",
+            "spindle.uber.max-input=0",
             "--timeout",
             "5m",
             "--num-executors",

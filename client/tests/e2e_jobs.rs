@@ -197,9 +197,13 @@ async fn wordcount_linecount_grep_match_the_reference() {
     .await;
 
     let out = format!("{base}/wc");
+    // Executors in containers (uber mode off), then below in the AM (the default for
+    // small inputs): both must give the reference answers.
     let app = submit_ok(
         cluster,
         &[
+            "--conf",
+            "spindle.uber.max-input=0",
             "--num-executors",
             "2",
             "--reducers",
@@ -220,6 +224,13 @@ async fn wordcount_linecount_grep_match_the_reference() {
     let rm = rm_app(cluster, &app).await;
     assert_eq!(rm["finalStatus"], "SUCCEEDED", "{rm}");
     eprintln!("tricky wordcount: {}", rm["diagnostics"]);
+    assert!(
+        !rm["diagnostics"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("inside the AM"),
+        "{rm}"
+    );
     assert_staging_gone(cluster, &app).await;
 
     // linecount: every line of every visible file, once.
@@ -235,9 +246,17 @@ async fn wordcount_linecount_grep_match_the_reference() {
         })
         .sum();
     let out = format!("{base}/lc");
-    submit_ok(cluster, &["linecount", &input, &out]).await;
+    let app = submit_ok(cluster, &["linecount", &input, &out]).await;
     let got = read_output(cluster, &out).await;
     assert_eq!(got.get(&b"lines"[..]).copied(), Some(lines), "{got:?}");
+    let rm = rm_app(cluster, &app).await;
+    assert!(
+        rm["diagnostics"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("(inside the AM)"),
+        "a small input runs inside the AM: {rm}"
+    );
 
     // grep: counts of each match.
     let out = format!("{base}/grep");

@@ -127,6 +127,8 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
         "root",
         &[
             "submit",
+            "--conf",
+            "spindle.uber.max-input=0",
             "--name",
             "ui-check",
             "--num-executors",

@@ -58,6 +58,8 @@ pub const LOG: &str = "spindle.log";
 pub const HISTORY_DIR: &str = "spindle.history.dir";
 /// `spindle.ui.linger`: seconds the AM keeps its UI up after the job ended.
 pub const UI_LINGER: &str = "spindle.ui.linger";
+/// `spindle.uber.max-input`: inputs up to this size run inside the AM.
+pub const UBER_MAX_INPUT: &str = "spindle.uber.max-input";
 
 /// Every setting Spindle knows, in the order they are documented.
 pub const KEYS: &[SettingKey] = &[
@@ -120,6 +122,11 @@ pub const KEYS: &[SettingKey] = &[
         key: UI_LINGER,
         default: Some("0"),
         doc: "seconds the application master keeps serving its web UI after the job ended (0: exit at once; `spindle kill` ends it early)",
+    },
+    SettingKey {
+        key: UBER_MAX_INPUT,
+        default: Some("32m"),
+        doc: "jobs whose input is at most this size run inside the application master, without executor containers, like MapReduce's uber mode (0: never)",
     },
 ];
 
@@ -246,6 +253,8 @@ pub struct SpindleSettings {
     pub history_dir: Option<String>,
     /// `spindle.ui.linger`, seconds.
     pub ui_linger_secs: u32,
+    /// `spindle.uber.max-input`; `None`: never run inside the AM.
+    pub uber_max_input: Option<MemorySize>,
 }
 
 /// Raw values by key with their origins, before validation. Later layers replace
@@ -426,6 +435,17 @@ impl SettingsLayers {
                 .get(HISTORY_DIR)
                 .map(|(v, _)| v.trim().to_string())
                 .filter(|v| !v.is_empty()),
+            uber_max_input: {
+                let (v, o) = self.raw(UBER_MAX_INPUT)?;
+                if v.trim() == "0" {
+                    None
+                } else {
+                    Some(
+                        v.parse()
+                            .map_err(|reason: String| invalid(UBER_MAX_INPUT, v, o, &reason))?,
+                    )
+                }
+            },
             ui_linger_secs: {
                 let (v, o) = self.raw(UI_LINGER)?;
                 v.trim()

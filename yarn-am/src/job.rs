@@ -64,6 +64,8 @@ struct Staged {
     rm_web_url: String,
     history_dir: Option<String>,
     ui_linger: Duration,
+    /// Inputs up to this many bytes run inside the AM (0: never).
+    uber_max_bytes: u64,
 }
 
 fn staged_from_env() -> Result<Staged, AmError> {
@@ -110,6 +112,9 @@ fn staged_from_env() -> Result<Staged, AmError> {
                 .unwrap_or_else(|_| "http://0.0.0.0:8088".into())
         }),
         history_dir: var("SPINDLE_HISTORY_DIR"),
+        uber_max_bytes: var("SPINDLE_UBER_MAX_BYTES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         ui_linger: Duration::from_secs(
             var("SPINDLE_UI_LINGER")
                 .and_then(|v| v.parse().ok())
@@ -488,8 +493,39 @@ async fn drive(
     }
     let splits = driver.plan(&spec, fs.as_ref()).await.map_err(fail)?;
 
+    // A small input runs inside the AM (MapReduce's "uber" mode): no containers to wait for.
+    let input_bytes: u64 = splits.iter().map(|s| s.length).sum();
+    let uber = staged.uber_max_bytes > 0 && input_bytes <= staged.uber_max_bytes;
+    let mut in_am = None;
+    if uber {
+        info!(
+            input_bytes,
+            limit = staged.uber_max_bytes,
+            "small input: running the tasks inside the AM"
+        );
+        let mut conf = HadoopConf::from_env().unwrap_or_default();
+        conf.set("fs.defaultFS", &staged.default_fs);
+        let config = spindle_executor::ExecutorConfig {
+            driver: driver.address().to_string(),
+            executor_id: env.container_id.to_string(),
+            container_id: env.container_id.to_string(),
+            host: env.nm_host.clone(),
+            cores: args.executor_cores.max(2),
+            memory_bytes: 0,
+            secret: secret.to_vec(),
+            default_fs: staged.default_fs.clone(),
+            user: staged.user.clone(),
+            hadoop_conf: conf,
+        };
+        in_am = Some(tokio::spawn(spindle_executor::run(config)));
+    }
+
     // Ask for executors where the data is, before the job starts.
-    let want = args.num_executors.max(1) as i32;
+    let want = if uber {
+        0
+    } else {
+        args.num_executors.max(1) as i32
+    };
     let per_host = executors_per_host(&splits, want as u32);
     for (host, n) in &per_host {
         rm.set_ask(PRIORITY, host, resource, *n, true);
@@ -602,11 +638,16 @@ async fn drive(
         }
     };
     info!(launched_total, "job done");
+    if let Some(h) = in_am {
+        // Stopped with the driver; its tasks are over.
+        h.abort();
+    }
     Ok(format!(
-        "{} of {} → {}: {} map tasks ({} node-local), {} bytes read, {} part files, {} failed attempts, {:.1} s",
+        "{} of {} → {}{}: {} map tasks ({} node-local), {} bytes read, {} part files, {} failed attempts, {:.1} s",
         spec.job.name(),
         spec.input,
         spec.output,
+        if uber { " (inside the AM)" } else { "" },
         report.map_tasks,
         report.node_local_tasks,
         report.input_bytes,
