@@ -6,7 +6,6 @@
 //! (that is `spindle-hadoop-ipc`), it only polls the daemons' REST/JMX pages to know
 //! when they are usable.
 
-pub mod bench;
 mod cluster;
 
 pub use cluster::{Cluster, ClusterError, Daemon, DaemonState, Settings, ensure_cluster};

@@ -1,12 +1,12 @@
 //! `integration/bench`: Spindle vs Spark on YARN vs MapReduce on the loopback cluster
-//! (issue 6). The logic lives in `spindle_integration::bench`.
+//! (issue 6). The logic lives in `spindle_bench`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use spindle_integration::bench::size::parse_size;
-use spindle_integration::bench::{BenchConfig, System, progress, run};
+use spindle_bench::size::parse_size;
+use spindle_bench::{BenchConfig, System, progress, run};
 
 /// Benchmarks side by side on the loopback Hadoop cluster: Spindle, Spark on YARN
 /// (cluster mode, pyspark from PyPI), MapReduce word count and the YARN floor; a tuned

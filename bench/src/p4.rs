@@ -119,7 +119,7 @@ pub async fn run(
             Ok(Ok(o)) if !o.status.success() => Err(format!(
                 "run {i} exited {}: {}",
                 o.status,
-                super::last_lines(&crate::output_text(&o), 10)
+                super::last_lines(&spindle_integration::output_text(&o), 10)
             )),
             Ok(Ok(o)) => parse_output(&String::from_utf8_lossy(&o.stdout))
                 .map_err(|e| format!("run {i}: {e}")),

@@ -698,7 +698,7 @@ pub fn markdown(r: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::procs::ContainerPeak;
+    use crate::procs::ContainerPeak;
 
     fn run(rm: f64, ok: bool, matches: bool, am: u64, exec: u64) -> RunRecord {
         RunRecord {

@@ -11,7 +11,7 @@ use super::hdfs::Hdfs;
 use super::rm::{AppReport, Rm};
 use super::spark::{self, SparkSetup};
 use super::{BenchConfig, BenchError, System, last_lines};
-use crate::Cluster;
+use spindle_integration::Cluster;
 
 /// What the runners share.
 pub(super) struct Env<'a> {
@@ -92,7 +92,10 @@ async fn run_client(
                 e,
             ));
         }
-        Ok(Ok(out)) => (Some(out.status.success()), crate::output_text(&out)),
+        Ok(Ok(out)) => (
+            Some(out.status.success()),
+            spindle_integration::output_text(&out),
+        ),
     };
     // The log is for people; failing to write it does not fail the run.
     let _ = std::fs::write(log, &text);
@@ -264,7 +267,7 @@ async fn mapreduce(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Resul
             let out = out?;
             ClientEnd {
                 success: Some(out.status.success()),
-                text: crate::output_text(&out),
+                text: spindle_integration::output_text(&out),
                 wall_seconds,
             }
         }

@@ -275,7 +275,7 @@ mod tests {
     fn chunked_file_equals_naive_for_every_chunk_size() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.txt");
-        let mut data = crate::bench::textgen::generate_bytes(20_000, 5);
+        let mut data = crate::textgen::generate_bytes(20_000, 5);
         // Edge cases: a long word, leading and trailing delimiters, no final newline.
         data.splice(0..0, b"  \r\n".iter().copied());
         data.extend_from_slice(&[b'x'; 300]);

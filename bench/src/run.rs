@@ -65,7 +65,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         return Err(BenchError::Invalid("no system to run".into()));
     }
     progress("cluster: using the loopback cluster (starting it if it is down)");
-    let cluster = crate::ensure_cluster().await?;
+    let cluster = spindle_integration::ensure_cluster().await?;
     let hdfs = Hdfs::new(cluster)?;
     let rm = Rm::new(cluster)?;
     let data_dir = cfg.work_dir.join("data");
@@ -109,7 +109,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
     };
     machine.spark_version = spark.as_ref().map(|s| s.version.clone());
     // Its own directory: another harness run may stage its own binary meanwhile.
-    let floor_dir = format!("/bench/floor/{}", crate::unique_name("am"));
+    let floor_dir = format!("/bench/floor/{}", spindle_integration::unique_name("am"));
     let floor_resource = if cfg.runs_system(System::Floor) {
         progress("floor: staging spindle-am in HDFS (not timed)");
         Some(stage_floor(cluster, &hdfs, &cfg.bin_dir.join("spindle-am"), &floor_dir).await?)
@@ -437,8 +437,8 @@ async fn measure(
     input: &str,
     reference: Option<&Answer>,
 ) -> RunRecord {
-    let tag =
-        crate::unique_name(&format!("sbench-{}-{}", kind.key(), system.key())).to_ascii_lowercase();
+    let tag = spindle_integration::unique_name(&format!("sbench-{}-{}", kind.key(), system.key()))
+        .to_ascii_lowercase();
     let output = format!("/bench/out/{tag}");
     let sampler = Sampler::start(
         env.cfg.sample_every,

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 pub use run::run;
 
-use crate::ClusterError;
+use spindle_integration::ClusterError;
 
 /// Everything that can stop the harness, each naming what to fix.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::BenchError;
-use crate::Cluster;
+use spindle_integration::Cluster;
 
 /// What the harness needs of an application report.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use super::hdfs::Hdfs;
 use super::{BenchError, find_tool, progress};
-use crate::Cluster;
+use spindle_integration::Cluster;
 
 /// The word count's source (one class, default package).
 pub const APP_SOURCE: &str = include_str!("SpindleBenchWordCount.java");
@@ -38,7 +38,7 @@ async fn run_cmd(cmd: &mut tokio::process::Command, what: &str) -> Result<String
         .output()
         .await
         .map_err(|e| BenchError::io(format!("running {what}"), e))?;
-    let text = crate::output_text(&out);
+    let text = spindle_integration::output_text(&out);
     if !out.status.success() {
         return Err(BenchError::Command {
             what: what.to_string(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::BenchError;
-use crate::Cluster;
+use spindle_integration::Cluster;
 
 /// A file's or directory's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
