@@ -9,6 +9,11 @@ use serde_json::Value;
 use super::BenchError;
 use spindle_integration::Cluster;
 
+/// Block size of the inputs the harness puts in HDFS: HDFS's default (128 MiB), as on
+/// real clusters, whatever the test cluster's own default is (one map task per block
+/// for MapReduce, one split per block for Spark and Spindle).
+pub const INPUT_BLOCK_SIZE: u64 = 128 << 20;
+
 /// A file's or directory's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStatus {
@@ -199,7 +204,8 @@ impl Hdfs {
         Ok(true)
     }
 
-    /// Puts a local file at `remote`, replacing what is there.
+    /// Puts a local file at `remote` in [`INPUT_BLOCK_SIZE`] blocks, replacing what is
+    /// there.
     pub async fn put(
         &self,
         cluster: &Cluster,
@@ -212,7 +218,10 @@ impl Hdfs {
             self.mkdirs(parent).await?;
         }
         let local_s = local.to_string_lossy().into_owned();
-        cluster.fs_shell(&["-put", "-f", &local_s, remote]).await?;
+        let block_size = format!("dfs.blocksize={INPUT_BLOCK_SIZE}");
+        cluster
+            .fs_shell(&["-D", &block_size, "-put", "-f", &local_s, remote])
+            .await?;
         Ok(())
     }
 }

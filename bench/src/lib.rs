@@ -190,7 +190,7 @@ pub struct BenchConfig {
     pub job_timeout: Duration,
     /// Where results go.
     pub out_dir: PathBuf,
-    /// The harness's own files (venv, inputs, logs): `integration/.bench`.
+    /// The harness's own files (venv, inputs, logs): `bench/.bench`.
     pub work_dir: PathBuf,
     /// Where `spindle`, `spindle-am`, `spindle-executor` and `examples/driver_scale` are.
     pub bin_dir: PathBuf,

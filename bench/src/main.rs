@@ -65,7 +65,7 @@ struct Cli {
     /// Seed of the generated text
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// pyspark release installed into integration/.bench/venv
+    /// pyspark release installed into bench/.bench/venv
     #[arg(long, default_value = "4.3.0")]
     spark_version: String,
     /// Longest one job may run before it is killed, in minutes

@@ -79,10 +79,10 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
     machine.hadoop_version = rm.hadoop_version().await?;
     let s = cluster.settings();
     machine.cluster = format!(
-        "loopback: NameNode, 2 DataNodes, ResourceManager, 2 NodeManagers ({} MB, {} vcores each); HDFS block {}, replication 2",
+        "loopback: NameNode, 2 DataNodes, ResourceManager, 2 NodeManagers ({} MB, {} vcores each); inputs in HDFS blocks of {}, replication 2",
         s.nm_memory_mb,
         s.nm_vcores,
-        format_size(s.block_size)
+        format_size(crate::hdfs::INPUT_BLOCK_SIZE)
     );
 
     // Setup, none of it timed.
@@ -146,7 +146,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
             .into(),
         local_job: format!(
             "this harness's Rust word count of the local copy: {} threads, 32 MiB chunks aligned at word delimiters, \
-             Fx-hashed tables merged, output written; same tokenisation; it reads through the page cache, as the DataNodes do",
+             foldhash tables merged, output written; same tokenisation; it reads through the page cache, as the DataNodes do",
             machine.cores
         ),
         memory_method: format!(

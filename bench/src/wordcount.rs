@@ -1,59 +1,17 @@
 //! The single-machine limit: a tuned word count of a local file on every core, with the
 //! same tokenisation as Hadoop's WordCount (`java.util.StringTokenizer`'s default
 //! delimiters " \t\n\r\f"). Chunks are read with positioned reads and aligned at a
-//! delimiter, so no word is cut; per-thread tables with a fast (Fx) hash are merged.
+//! delimiter, so no word is cut; per-thread tables with a fast hash (foldhash) are merged.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// rustc's Fx hash: one multiply per 8 bytes; fine for word keys.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-const FX_K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            self.add(u64::from_le_bytes(b));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Word → count, hashed with Fx.
-pub type Counts = HashMap<Vec<u8>, u64, BuildHasherDefault<FxHasher>>;
+/// Word → count, hashed with foldhash (as Spindle's own word count).
+pub type Counts = HashMap<Vec<u8>, u64, foldhash::fast::RandomState>;
 
 /// `StringTokenizer`'s default delimiters.
 const fn delimiters() -> [bool; 256] {
