@@ -100,13 +100,21 @@ async fn light_mode_answers_match_and_tables_are_written() {
             }
         }
     }
-    // Spindle's executors were seen too.
+    // A 256 KiB input runs inside Spindle's AM (uber mode): no executor containers.
+    // MapReduce's task containers show that executor-side sampling works.
     let spindle = &runs_of(p2, "spindle")[0];
     assert!(
         spindle["memory"]["executors"]
             .as_array()
-            .is_some_and(|e| !e.is_empty()),
+            .is_some_and(|e| e.is_empty()),
         "{spindle}"
+    );
+    let mapreduce = &runs_of(p2, "mapreduce")[0];
+    assert!(
+        mapreduce["memory"]["executors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{mapreduce}"
     );
 
     let md = std::fs::read_to_string(out_dir.path().join("results.md")).expect("results.md");
