@@ -1084,10 +1084,9 @@ impl Driver {
             info.tasks_done += done;
             info.tasks_failed += failed;
         }
-        let running: Vec<(TaskId, u32)> = sched.running_on(id).into_iter().collect();
         let requeued = sched.executor_lost(id);
         warn!(executor = %id, %reason, requeued = requeued.len(), "executor lost");
-        running
+        requeued
     }
 
     /// Copies the executors' task counters into what the UI reads.

@@ -350,34 +350,25 @@ impl TaskSetScheduler {
     }
 
     /// An executor is gone: its running tasks go back to the queue without counting as
-    /// a failed attempt (the task did nothing wrong). Returns them.
-    pub fn executor_lost(&mut self, executor: &str) -> Vec<TaskId> {
+    /// a failed attempt (the task did nothing wrong). Returns the attempts it was
+    /// running: (task, attempt).
+    pub fn executor_lost(&mut self, executor: &str) -> Vec<(TaskId, u32)> {
         let mut lost = Vec::new();
         for t in self.tasks.states.iter_mut() {
-            if t.running.as_ref().is_some_and(|(e, _)| &**e == executor) {
+            if let Some((e, attempt)) = &t.running
+                && &**e == executor
+            {
+                lost.push((t.id, *attempt));
                 t.running = None;
                 t.attempts = t.attempts.saturating_sub(1);
-                lost.push(t.id);
                 self.running_count -= 1;
             }
         }
         lost.sort_unstable();
-        for id in lost.iter().rev() {
+        for (id, _) in lost.iter().rev() {
             self.requeue(*id);
         }
         lost
-    }
-
-    /// The attempts running on `executor`: (task, attempt).
-    pub fn running_on(&self, executor: &str) -> Vec<(TaskId, u32)> {
-        self.tasks
-            .states
-            .iter()
-            .filter_map(|t| match &t.running {
-                Some((e, a)) if &**e == executor => Some((t.id, *a)),
-                _ => None,
-            })
-            .collect()
     }
 
     /// The running attempt of `task`, if any: (executor, attempt).
@@ -465,7 +456,10 @@ mod tests {
         let a = s.offer("e1", "a", &live, 1, t0).expect("launch");
         let b = s.offer("e1", "a", &live, 1, t0).expect("launch");
         assert_eq!(s.running(), 2);
-        assert_eq!(s.executor_lost("e1"), vec![a.task, b.task]);
+        assert_eq!(
+            s.executor_lost("e1"),
+            vec![(a.task, a.attempt), (b.task, b.attempt)]
+        );
         assert_eq!(s.running(), 0);
         let again = s.offer("e2", "a", &live, 1, t0).expect("relaunch");
         assert_eq!(again.attempt, 0);
