@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{fs_shell, spindle};
+use common::{fs_shell, part_files, rm_app, spindle};
 use spindle_integration::{Cluster, ensure_cluster};
 use spindle_integration::{output_text as text, unique_name as unique};
 use tokio::sync::OnceCell;
@@ -70,16 +70,7 @@ async fn read_output(cluster: &Cluster, out: &str) -> BTreeMap<Vec<u8>, u64> {
     let local_s = local.to_string_lossy().into_owned();
     fs_shell(cluster, &["-get", out, &local_s]).await;
     let mut all = Vec::new();
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(&local)
-        .expect("output dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
-        })
-        .collect();
-    parts.sort();
+    let parts = part_files(&local);
     assert!(!parts.is_empty());
     for p in parts {
         all.extend(std::fs::read(p).expect("part file"));
@@ -106,20 +97,6 @@ async fn submit_ok(cluster: &Cluster, args: &[&str]) -> String {
         .to_string();
     assert!(app.starts_with("application_"), "{t}");
     app
-}
-
-async fn rm_app(cluster: &Cluster, app: &str) -> serde_json::Value {
-    let url = format!(
-        "{}/ws/v1/cluster/apps/{app}?user.name=root",
-        cluster.rm_url()
-    );
-    let v: serde_json::Value = reqwest::get(&url)
-        .await
-        .expect("RM")
-        .json()
-        .await
-        .expect("JSON");
-    v["app"].clone()
 }
 
 async fn assert_staging_gone(cluster: &Cluster, app: &str) {

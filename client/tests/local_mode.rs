@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::Output;
 
+mod common;
 use spindle_integration::output_text as text;
 
 fn spindle(args: &[&str]) -> Output {
@@ -17,17 +18,7 @@ fn spindle(args: &[&str]) -> Output {
 
 fn read_counts(dir: &std::path::Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    let mut parts: Vec<_> = std::fs::read_dir(dir)
-        .expect("output dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
-        })
-        .collect();
-    parts.sort();
-    for p in parts {
+    for p in common::part_files(dir) {
         for line in std::fs::read_to_string(p).expect("part").lines() {
             let (k, v) = line.rsplit_once('\t').expect("key<TAB>count");
             out.insert(k.to_string(), v.parse().expect("count"));

@@ -13,23 +13,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{fs_shell, spindle};
+use common::{fs_shell, rm_app, spindle};
 use spindle_integration::{Cluster, ensure_cluster};
 use spindle_integration::{output_text as text, unique_name as unique};
-
-async fn rm_app(cluster: &Cluster, app: &str) -> serde_json::Value {
-    let url = format!(
-        "{}/ws/v1/cluster/apps/{app}?user.name=root",
-        cluster.rm_url()
-    );
-    let v: serde_json::Value = reqwest::get(&url)
-        .await
-        .expect("RM")
-        .json()
-        .await
-        .expect("JSON");
-    v["app"].clone()
-}
 
 /// Text without the ANSI colours tracing writes into the log files.
 fn plain(data: &[u8]) -> String {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 mod common;
-use common::spindle_cmd;
-use spindle_integration::{Cluster, ensure_cluster, output_text, unique_name};
+use common::{rm_app, spindle_cmd};
+use spindle_integration::{ensure_cluster, output_text, unique_name};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn chromium_path() -> PathBuf {
@@ -74,18 +74,6 @@ async fn json(http: &reqwest::Client, url: &str) -> Value {
         .json()
         .await
         .unwrap_or_else(|e| panic!("{url}: not JSON: {e}"))
-}
-
-async fn rm_app(http: &reqwest::Client, cluster: &Cluster, app: &str) -> Value {
-    json(
-        http,
-        &format!(
-            "{}/ws/v1/cluster/apps/{app}?user.name=root",
-            cluster.rm_url()
-        ),
-    )
-    .await["app"]
-        .clone()
 }
 
 fn screenshot_to(name: &str, scratch: &Path) -> PathBuf {
@@ -175,7 +163,7 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
     // (The AM reports it with its next heartbeat.)
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let report = rm_app(&http, cluster, &app).await;
+        let report = rm_app(cluster, &app).await;
         assert_eq!(report["state"], "RUNNING", "{report}");
         if report["progress"].as_f64() == Some(100.0) {
             break;
@@ -293,7 +281,7 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
         let _ = tokio::io::AsyncReadExt::read_to_string(&mut e, &mut err).await;
     }
     assert!(status.success(), "spindle submit: {status}: {err}");
-    let report = rm_app(&http, cluster, &app).await;
+    let report = rm_app(cluster, &app).await;
     assert_eq!(report["finalStatus"], "SUCCEEDED", "{report}");
     assert!(
         report["diagnostics"]

@@ -48,3 +48,33 @@ pub async fn fs_shell(cluster: &Cluster, args: &[&str]) -> String {
     let out = cluster.fs_shell(args).await.expect("hdfs dfs");
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The RM's report of `app` (`/ws/v1/cluster/apps/<app>`).
+pub async fn rm_app(cluster: &Cluster, app: &str) -> serde_json::Value {
+    let url = format!(
+        "{}/ws/v1/cluster/apps/{app}?user.name=root",
+        cluster.rm_url()
+    );
+    let v: serde_json::Value = reqwest::get(&url)
+        .await
+        .expect("RM")
+        .json()
+        .await
+        .expect("JSON");
+    v["app"].clone()
+}
+
+/// The `part-*` files of a local copy of an output directory, in order.
+pub fn part_files(dir: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("output dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
+        })
+        .collect();
+    parts.sort();
+    parts
+}
