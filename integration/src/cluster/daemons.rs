@@ -96,14 +96,40 @@ impl Daemon {
     }
 
     fn is_ours(&self, pid: u32) -> bool {
-        // A zombie has an empty command line, so it does not count as running.
-        let mut buf = Vec::new();
-        let read = std::fs::File::open(format!("/proc/{pid}/cmdline"))
-            .and_then(|mut f| f.read_to_end(&mut buf));
-        read.is_ok()
-            && buf
-                .split(|b| *b == 0)
+        self.cmdline(pid).is_some_and(|buf| {
+            buf.split(|b| *b == 0)
                 .any(|arg| arg == self.marker.as_bytes())
+        })
+    }
+
+    /// The process's command line; empty for a zombie and, for a moment, for a
+    /// process in the middle of `execve` (its new arguments are not mapped yet).
+    fn cmdline(&self, pid: u32) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        std::fs::File::open(format!("/proc/{pid}/cmdline"))
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .ok()?;
+        Some(buf)
+    }
+
+    /// True when the pid file names a process that is certainly not our daemon:
+    /// none, a zombie, or another program. A process whose command line reads
+    /// empty but which has not exited is still exec'ing the JVM, not dead.
+    fn certainly_gone(&self) -> bool {
+        let Some(pid) = std::fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        else {
+            return self.pid_file.exists();
+        };
+        if self.is_ours(pid) {
+            return false;
+        }
+        match self.cmdline(pid) {
+            None => true,
+            Some(cmd) if !cmd.is_empty() => true,
+            Some(_) => process_state(pid).is_none_or(|s| s == 'Z' || s == 'X'),
+        }
     }
 
     /// Fails, naming the daemon and port, when something already listens where it would.
@@ -160,24 +186,38 @@ impl Daemon {
             .stdout(log)
             .stderr(log_err)
             .process_group(0);
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(io(format!("starting the {}", self.spec.name)))?;
         std::fs::write(&self.pid_file, child.id().to_string())
             .map_err(io(format!("writing {}", self.pid_file.display())))?;
+        // `spawn` returns once the child has begun exec'ing, not once the JVM's
+        // command line (with our marker) is visible: wait for that, so that a
+        // later liveness check does not mistake a starting daemon for a dead one.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.is_ours(child.id()) && Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(self.died(status.to_string()));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Ok(())
+    }
+
+    fn died(&self, status: String) -> ClusterError {
+        let text = std::fs::read_to_string(&self.log_file).unwrap_or_default();
+        ClusterError::DaemonDied {
+            daemon: self.spec.name.to_string(),
+            status,
+            log: self.log_file.clone(),
+            tail: last_lines(&text, 30),
+        }
     }
 
     /// Errors with the tail of its log when a started daemon is gone.
     pub(super) fn check_alive(&self) -> Result<(), ClusterError> {
-        if self.state() == DaemonState::Dead {
-            let text = std::fs::read_to_string(&self.log_file).unwrap_or_default();
-            return Err(ClusterError::DaemonDied {
-                daemon: self.spec.name.to_string(),
-                status: "exited".into(),
-                log: self.log_file.clone(),
-                tail: last_lines(&text, 30),
-            });
+        if self.state() == DaemonState::Dead && self.certainly_gone() {
+            return Err(self.died("exited".into()));
         }
         Ok(())
     }
@@ -207,6 +247,13 @@ impl Daemon {
     }
 }
 
+/// The one-letter state in /proc/<pid>/stat (R, S, D, Z, …), if the process exists.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name in parentheses may itself hold spaces or parentheses.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
 fn signal(pid: u32, sig: &str) -> Result<(), ClusterError> {
     // The kill(1) command keeps this crate free of unsafe FFI.
     Command::new("kill")
@@ -216,4 +263,26 @@ fn signal(pid: u32, sig: &str) -> Result<(), ClusterError> {
         .status()
         .map(|_| ())
         .map_err(io(format!("signalling pid {pid}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_state_reads_running_and_zombie_processes() {
+        let me = process_state(std::process::id()).expect("own state");
+        assert!(matches!(me, 'R' | 'S'), "{me}");
+        let mut child = Command::new("true").spawn().expect("spawn true");
+        // Not reaped yet, so once it exits it stays a zombie.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut state = process_state(child.id());
+        while state != Some('Z') && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            state = process_state(child.id());
+        }
+        assert_eq!(state, Some('Z'));
+        child.wait().expect("reap");
+        assert_eq!(process_state(child.id()), None);
+    }
 }
