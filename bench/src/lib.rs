@@ -100,6 +100,9 @@ impl BenchError {
 pub enum System {
     /// `spindle submit wordcount`.
     Spindle,
+    /// The same with `spindle.uber.max-input=0`: executors in containers even for a
+    /// tiny input (P1 only), so that P3 has an executor to measure.
+    SpindleExecutors,
     /// Spark on YARN, cluster mode, a DataFrame word count.
     Spark,
     /// hadoop-mapreduce-examples `wordcount`.
@@ -110,8 +113,9 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 4] = [
+    pub const ALL: [System; 5] = [
         System::Spindle,
+        System::SpindleExecutors,
         System::Spark,
         System::MapReduce,
         System::Floor,
@@ -121,6 +125,7 @@ impl System {
     pub fn key(self) -> &'static str {
         match self {
             System::Spindle => "spindle",
+            System::SpindleExecutors => "spindle-exec",
             System::Spark => "spark",
             System::MapReduce => "mapreduce",
             System::Floor => "floor",
@@ -131,21 +136,29 @@ impl System {
     pub fn label(self) -> &'static str {
         match self {
             System::Spindle => "Spindle",
+            System::SpindleExecutors => "Spindle, executors in containers",
             System::Spark => "Spark on YARN",
             System::MapReduce => "MapReduce",
             System::Floor => "YARN floor",
         }
     }
 
+    /// Runs in P1 only: the floor has no input and `spindle-exec` exists for P3's
+    /// executor figure on the tiny job.
+    pub fn p1_only(self) -> bool {
+        matches!(self, System::Floor | System::SpindleExecutors)
+    }
+
     /// Parses a key (`mr` is accepted for MapReduce).
     pub fn parse(s: &str) -> Result<System, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "spindle" => Ok(System::Spindle),
+            "spindle-exec" | "spindle-executors" => Ok(System::SpindleExecutors),
             "spark" => Ok(System::Spark),
             "mapreduce" | "mr" => Ok(System::MapReduce),
             "floor" => Ok(System::Floor),
             other => Err(format!(
-                "unknown system {other:?} (want spindle, spark, mapreduce, floor)"
+                "unknown system {other:?} (want spindle, spindle-exec, spark, mapreduce, floor)"
             )),
         }
     }
@@ -162,6 +175,8 @@ pub struct BenchConfig {
     pub p2_bytes: u64,
     /// Runs per figure (≥ 1; the issue asks for ≥ 3).
     pub runs: usize,
+    /// Untimed runs of each cluster system before P1's timed runs.
+    pub warmup: usize,
     /// Executors of Spindle and Spark.
     pub executors: u32,
     /// Cores per executor.
@@ -213,6 +228,7 @@ impl BenchConfig {
             p1_bytes: 1024,
             p2_bytes: 4 << 30,
             runs: 3,
+            warmup: 1,
             executors: 2,
             executor_cores: 1,
             executor_memory_mb: 1024,

@@ -26,8 +26,13 @@ struct Cli {
     /// Runs per figure (the issue asks for at least 3)
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: u32,
-    /// Systems, comma-separated: spindle, spark, mapreduce, floor
-    #[arg(long, value_delimiter = ',', default_value = "spindle,spark,mapreduce,floor", value_parser = System::parse)]
+    /// Untimed runs of each system before P1's timed runs: the first applications after
+    /// a cluster boot or a rebuild pay cold caches (localisation, the daemons' JIT)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=10))]
+    warmup: u32,
+    /// Systems, comma-separated: spindle, spindle-exec (Spindle with
+    /// spindle.uber.max-input=0, P1 only), spark, mapreduce, floor (P1 only)
+    #[arg(long, value_delimiter = ',', default_value = "spindle,spindle-exec,spark,mapreduce,floor", value_parser = System::parse)]
     systems: Vec<System>,
     /// Executors for Spindle and Spark
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -100,6 +105,7 @@ async fn main() {
     cfg.p1_bytes = cli.p1_size;
     cfg.p2_bytes = cli.size;
     cfg.runs = cli.runs as usize;
+    cfg.warmup = cli.warmup as usize;
     cfg.executors = cli.executors;
     cfg.executor_cores = cli.executor_cores;
     cfg.executor_memory_mb = cli.executor_memory;

@@ -134,6 +134,9 @@ pub struct BenchSettings {
     pub systems: Vec<String>,
     /// Runs per figure.
     pub runs: usize,
+    /// Untimed runs of each system before P1's timed runs.
+    #[serde(default)]
+    pub warmup: usize,
     /// Executors for Spindle and Spark.
     pub executors: u32,
     /// Cores of each.
@@ -433,13 +436,14 @@ pub fn check_goals(r: &Results) -> Vec<Goal> {
             "median peak VmHWM",
         ));
     }
-    // "Executor ≤ 20 MB plus its data": checked on P1, where the data is the tiny input.
+    // "Executor ≤ 20 MB plus its data": checked on P1, where the data is the tiny input;
+    // `spindle` runs that inside its AM, so the figure is `spindle-exec`'s.
     let data_mb = p1.map(|p| p.input_bytes as f64 / 1e6).unwrap_or(0.0);
-    let (v, bad) = median_of(p1, "spindle", |s| s.executor_peak_mb);
+    let (v, bad) = median_of(p1, "spindle-exec", |s| s.executor_peak_mb);
     let mut executor = value_goal(
         "P3-executor-p1",
         &format!(
-            "P3 memory: Spindle's executor ≤ 20 MB plus its data (P1: {} of data)",
+            "P3 memory: Spindle's executor ≤ 20 MB plus its data (P1 with executors in containers: {} of data)",
             p1.map(|p| format_size(p.input_bytes)).unwrap_or_default()
         ),
         v,
@@ -658,6 +662,14 @@ pub fn markdown(r: &Results) -> String {
     for (k, v) in [
         ("Systems", s.systems.join(", ")),
         (
+            "Warm-up",
+            format!(
+                "{} untimed run(s) of each cluster system before P1's timed runs (the first applications after a cluster boot \
+                 or a rebuild pay cold caches: localisation, the daemons' JIT); none before P2, whose runs are long",
+                s.warmup
+            ),
+        ),
+        (
             "Executors",
             format!(
                 "{} × {} core(s), {} MB containers, for Spindle and Spark; AM/driver {} MB; {} reduce task(s) for all three",
@@ -754,6 +766,11 @@ mod tests {
                     1024,
                 ),
                 system(
+                    "spindle-exec",
+                    vec![run(3.0, true, true, 12_000_000, 8_000_000)],
+                    1024,
+                ),
+                system(
                     "spark",
                     vec![run(25.0, true, true, 400_000_000, 300_000_000)],
                     1024,
@@ -830,7 +847,9 @@ mod tests {
         let local = goal(&r, "P2-local");
         assert_eq!((local.status, local.value), (GoalStatus::Miss, Some(0.5)));
         assert_eq!(goal(&r, "P3-am-p1").status, GoalStatus::Pass);
-        assert_eq!(goal(&r, "P3-executor-p1").status, GoalStatus::Pass);
+        // The executor figure is spindle-exec's (the uber-mode row has none in real runs).
+        let exec = goal(&r, "P3-executor-p1");
+        assert_eq!((exec.status, exec.value), (GoalStatus::Pass, Some(8.0)));
         assert_eq!(goal(&r, "P4-rate").status, GoalStatus::NotMeasured);
         assert_eq!(goal(&r, "P4-rate").target, "≥ 100,000 tasks/s");
         assert_eq!(goal(&r, "P3-executor-p1").target, "≤ 20 MB + 1 KiB");

@@ -86,7 +86,10 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
     );
 
     // Setup, none of it timed.
-    if cfg.runs_system(System::Spindle) || cfg.runs_system(System::Floor) {
+    if cfg.runs_system(System::Spindle)
+        || cfg.runs_system(System::SpindleExecutors)
+        || cfg.runs_system(System::Floor)
+    {
         for b in ["spindle", "spindle-am", "spindle-executor"] {
             let p = cfg.bin_dir.join(b);
             if !p.is_file() {
@@ -121,6 +124,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
     let settings = BenchSettings {
         systems: cfg.systems.iter().map(|s| s.key().to_string()).collect(),
         runs: cfg.runs,
+        warmup: cfg.warmup,
         executors: cfg.executors,
         executor_cores: cfg.executor_cores,
         executor_memory_mb: cfg.executor_memory_mb,
@@ -128,7 +132,10 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         reducers: cfg.reducers(),
         seed: cfg.seed,
         spindle_job: "`spindle submit wordcount` (release build) with --num-executors, --executor-cores, --executor-memory, \
-            --driver-memory and --reducers as above; staging its two binaries to HDFS is in the wall time, not the RM time"
+            --driver-memory and --reducers as above; staging its two binaries to HDFS is in the wall time, not the RM time. \
+            Inputs up to spindle.uber.max-input (32 MiB) run inside the AM, so P1's Spindle has no executor container; \
+            \"Spindle, executors in containers\" (spindle-exec, P1 only) is the same job with --conf spindle.uber.max-input=0, \
+            for P3's executor figure"
             .into(),
         floor: format!(
             "`{}` submitted through the RM REST API (128 MB AM container): the AM registers and unregisters SUCCEEDED, nothing else; \
@@ -363,7 +370,7 @@ async fn run_part(
         .systems
         .iter()
         .copied()
-        .filter(|s| kind == PartKind::P1 || *s != System::Floor)
+        .filter(|s| kind == PartKind::P1 || !s.p1_only())
         .collect();
     rows.extend(cluster_systems.iter().map(|s| Row::Cluster(*s)));
     let mut results: Vec<SystemResult> = rows
@@ -375,6 +382,23 @@ async fn run_part(
         })
         .collect();
 
+    if kind == PartKind::P1 {
+        for w in 1..=cfg.warmup {
+            for &system in &cluster_systems {
+                let record = measure(env, kind, system, 0, &input, reference.as_ref()).await;
+                report_run(
+                    &format!("{name} warm-up"),
+                    Row::Cluster(system),
+                    w,
+                    cfg.warmup,
+                    None,
+                    &record,
+                    reference.as_ref(),
+                    problems,
+                );
+            }
+        }
+    }
     for run in 1..=cfg.runs {
         // Rotate the cluster systems' order so none always goes first.
         let mut order: Vec<Row> = rows.iter().copied().filter(|r| *r == Row::Local).collect();

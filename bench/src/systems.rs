@@ -61,7 +61,8 @@ pub(super) async fn run_job(
     tag: &str,
 ) -> Result<Ran, BenchError> {
     match system {
-        System::Spindle => spindle(env, input, output, tag).await,
+        System::Spindle => spindle(env, system, input, output, tag).await,
+        System::SpindleExecutors => spindle(env, system, input, output, tag).await,
         System::Spark => spark_job(env, input, output, tag).await,
         System::MapReduce => mapreduce(env, input, output, tag).await,
         System::Floor => floor(env, tag).await,
@@ -162,7 +163,13 @@ async fn conclude(
     })
 }
 
-async fn spindle(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Result<Ran, BenchError> {
+async fn spindle(
+    env: &Env<'_>,
+    system: System,
+    input: &str,
+    output: &str,
+    tag: &str,
+) -> Result<Ran, BenchError> {
     let cfg = env.cfg;
     let log = env.log_dir.join(format!("{tag}.log"));
     let mut cmd = tokio::process::Command::new(cfg.bin_dir.join("spindle"));
@@ -182,20 +189,21 @@ async fn spindle(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Result<
         &format!("{}m", cfg.driver_memory_mb),
         "--reducers",
         &cfg.reducers().to_string(),
-        "wordcount",
-        input,
-        output,
-    ])
-    .env("HADOOP_CONF_DIR", env.cluster.conf_dir())
-    .env("HADOOP_USER_NAME", "root")
-    .env("SPINDLE_AM_BINARY", cfg.bin_dir.join("spindle-am"))
-    .env(
-        "SPINDLE_EXECUTOR_BINARY",
-        cfg.bin_dir.join("spindle-executor"),
-    );
+    ]);
+    if system == System::SpindleExecutors {
+        cmd.args(["--conf", "spindle.uber.max-input=0"]);
+    }
+    cmd.args(["wordcount", input, output])
+        .env("HADOOP_CONF_DIR", env.cluster.conf_dir())
+        .env("HADOOP_USER_NAME", "root")
+        .env("SPINDLE_AM_BINARY", cfg.bin_dir.join("spindle-am"))
+        .env(
+            "SPINDLE_EXECUTOR_BINARY",
+            cfg.bin_dir.join("spindle-executor"),
+        );
     let end = run_client(cmd, cfg.job_timeout + Duration::from_secs(60), &log).await?;
     let app_id = find_app_id(&end.text);
-    conclude(env, System::Spindle, app_id, tag, end, &log).await
+    conclude(env, system, app_id, tag, end, &log).await
 }
 
 async fn spark_job(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Result<Ran, BenchError> {

@@ -1,7 +1,8 @@
-//! The benchmark harness in its light mode on the real cluster: Spindle, MapReduce and
-//! the YARN floor on 1 KiB (P1) and 256 KiB (P2), one run each, no P4. Every answer must
-//! equal the single-machine count and the tables must be written. Spark stays out of
-//! this test: its install is a ~460 MB pip download (run `integration/bench` for it).
+//! The benchmark harness in its light mode on the real cluster: Spindle (also with
+//! executors in containers), MapReduce and the YARN floor on 1 KiB (P1, after one
+//! warm-up run each) and 256 KiB (P2), one run each, no P4. Every answer must equal the
+//! single-machine count and the tables must be written. Spark stays out of this test:
+//! its install is a ~460 MB pip download (run `integration/bench` for it).
 //!
 //! Needs `spindle`, `spindle-am` and `spindle-executor` built beside the test binaries
 //! (`cargo test --workspace` builds every binary first).
@@ -35,7 +36,7 @@ async fn light_mode_answers_match_and_tables_are_written() {
     let run = tokio::process::Command::new(bench)
         .args([
             "--systems",
-            "spindle,mapreduce,floor",
+            "spindle,spindle-exec,mapreduce,floor",
             "--size",
             "256KiB",
             "--runs",
@@ -65,11 +66,17 @@ async fn light_mode_answers_match_and_tables_are_written() {
             .as_str()
             .is_some_and(|v| v.starts_with('3'))
     );
+    // One untimed warm-up run of each system before P1, reported but not in the tables.
+    assert_eq!(r["settings"]["warmup"], 1);
+    for s in ["spindle", "spindle-exec", "mapreduce", "floor"] {
+        let line = format!("P1 warm-up run 1/1 {s}: RM ");
+        assert!(text.contains(&line), "no {line:?} in:\n{text}");
+    }
     let (p1, p2) = (&r["p1"], &r["p2"]);
     assert_eq!(p1["input_bytes"], 1024);
     assert_eq!(p2["input_bytes"], 256 * 1024);
     for (part, systems) in [
-        (p1, &["spindle", "mapreduce", "floor"][..]),
+        (p1, &["spindle", "spindle-exec", "mapreduce", "floor"][..]),
         (p2, &["local", "spindle", "mapreduce"][..]),
     ] {
         let reference = &part["reference"]["digest"];
@@ -109,6 +116,30 @@ async fn light_mode_answers_match_and_tables_are_written() {
             .is_some_and(|e| e.is_empty()),
         "{spindle}"
     );
+    // spindle-exec (P1 only) turns uber mode off: its executor containers were
+    // sampled, and P3's executor goal is judged on them.
+    assert!(
+        p2["systems"]
+            .as_array()
+            .is_some_and(|s| s.iter().all(|s| s["system"] != "spindle-exec")),
+        "{p2}"
+    );
+    let exec = &runs_of(p1, "spindle-exec")[0];
+    assert!(
+        exec["memory"]["executors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{exec}"
+    );
+    let goals = r["goals"].as_array().expect("goals");
+    let p3_exec = goals
+        .iter()
+        .find(|g| g["id"] == "P3-executor-p1")
+        .expect("P3-executor-p1 goal");
+    assert!(
+        p3_exec["value"].as_f64().is_some_and(|v| v > 0.0),
+        "{p3_exec}"
+    );
     let mapreduce = &runs_of(p2, "mapreduce")[0];
     assert!(
         mapreduce["memory"]["executors"]
@@ -124,6 +155,7 @@ async fn light_mode_answers_match_and_tables_are_written() {
         "## P1: tiny job",
         "## P2: throughput",
         "| Spindle |",
+        "| Spindle, executors in containers |",
         "| MapReduce |",
         "| YARN floor |",
         "| Single-machine limit |",
