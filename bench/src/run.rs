@@ -132,14 +132,15 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         reducers: cfg.reducers(),
         seed: cfg.seed,
         spindle_job: "`spindle submit wordcount` (release build) with --num-executors, --executor-cores, --executor-memory, \
-            --driver-memory and --reducers as above; staging its two binaries to HDFS is in the wall time, not the RM time. \
+            --driver-memory and --reducers as above. Its two binaries are kept in HDFS by content (the first submission of a build, \
+            here a warm-up run, uploads them; PRIVATE visibility, so each node localizes them once); checking them is in the wall time, not the RM time. \
             Inputs up to spindle.uber.max-input (32 MiB) run inside the AM, so P1's Spindle has no executor container; \
             \"Spindle, executors in containers\" (spindle-exec, P1 only) is the same job with --conf spindle.uber.max-input=0, \
             for P3's executor figure"
             .into(),
         floor: format!(
             "`{}` submitted through the RM REST API (128 MB AM container): the AM registers and unregisters SUCCEEDED, nothing else; \
-             its binary is localized from HDFS like Spindle's AM (staged once, not timed)",
+             its binary is localized from HDFS like Spindle's AM (staged once, not timed; PRIVATE, so cached on the nodes like Spindle's)",
             super::systems::FLOOR_COMMAND.split(" 1>").next().unwrap_or_default()
         ),
         spark_job: format!(

@@ -340,7 +340,8 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
 }
 
 /// Stages the floor AM (`spindle-am`) in `dir` in HDFS, once per harness run, not
-/// timed; returns its local resource.
+/// timed; returns its local resource. PRIVATE, as `spindle submit` stages its own
+/// binaries, so the NodeManagers localize it once, not once per run.
 pub(super) async fn stage_floor(
     cluster: &Cluster,
     hdfs: &Hdfs,
@@ -358,7 +359,7 @@ pub(super) async fn stage_floor(
         "value": {
             "resource": format!("{}{remote}", cluster.default_fs()),
             "type": "FILE",
-            "visibility": "APPLICATION",
+            "visibility": "PRIVATE",
             "size": st.length,
             "timestamp": st.modification_time,
         }

@@ -13,6 +13,7 @@ use base64::Engine;
 use bytes::Bytes;
 use rand::RngCore;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use spindle_conf::spindle::{
     DRIVER_MEMORY, EXECUTOR_CORES, EXECUTOR_INSTANCES, EXECUTOR_MEMORY, FILES, Origin, QUEUE,
     REDUCERS,
@@ -20,6 +21,7 @@ use spindle_conf::spindle::{
 use spindle_conf::{HadoopConf, SettingsLayers, SpindleSettings};
 use spindle_core::CoreError;
 use spindle_core::fs::{FileSystem, for_uri};
+use spindle_hadoop_ipc::Visibility;
 
 use crate::cli::{Job, SubmitArgs};
 use crate::follow::{FollowOptions, follow};
@@ -344,12 +346,20 @@ pub struct Resource {
     pub size: u64,
     /// Modification time, ms since the epoch.
     pub timestamp: u64,
+    /// APPLICATION (staged per application) or PRIVATE (a cached binary).
+    pub visibility: Visibility,
 }
 
 impl Resource {
-    /// `uri|size|timestamp`, as the AM reads `SPINDLE_EXECUTOR_RESOURCE`.
+    /// `uri|size|timestamp|visibility`, as the AM reads `SPINDLE_EXECUTOR_RESOURCE`.
     pub fn env_form(&self) -> String {
-        format!("{}|{}|{}", self.uri, self.size, self.timestamp)
+        format!(
+            "{}|{}|{}|{}",
+            self.uri,
+            self.size,
+            self.timestamp,
+            self.visibility.as_str()
+        )
     }
 
     fn local_resource(&self, name: &str) -> Value {
@@ -358,7 +368,7 @@ impl Resource {
             "value": {
                 "resource": self.uri,
                 "type": "FILE",
-                "visibility": "APPLICATION",
+                "visibility": self.visibility.as_str(),
                 "size": self.size,
                 "timestamp": self.timestamp,
             }
@@ -580,6 +590,7 @@ async fn check(
                             uri: i.path,
                             size: i.length,
                             timestamp: i.modification_time,
+                            visibility: Visibility::Application,
                         },
                     );
                 }
@@ -639,6 +650,81 @@ async fn stage_file(
         uri: info.path,
         size: info.length,
         timestamp: info.modification_time,
+        visibility: Visibility::Application,
+    })
+}
+
+/// Where submissions keep their binaries: `<fs>/user/<user>/.spindle/cache`.
+pub fn binary_cache_dir(default_fs: &str, user: &str) -> String {
+    format!("{}/user/{user}/.spindle/cache", fs_root(default_fs))
+}
+
+/// The cache key of a binary: the first 128 bits of its SHA-256, in hex.
+pub fn content_key(data: &[u8]) -> String {
+    Sha256::digest(data)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Stages a binary once per content, at `<cache>/<content key>/<name>` with PRIVATE
+/// visibility: a later submission of the same build uploads nothing, and each
+/// NodeManager localizes it once for this user instead of once per application.
+/// The upload goes to a temporary name first, so a half-written binary is never
+/// found at its final path.
+async fn cached_binary(
+    fs: &dyn FileSystem,
+    local: &Path,
+    cache: &str,
+    name: &str,
+) -> Result<Resource, ClientError> {
+    let data = tokio::fs::read(local)
+        .await
+        .map_err(|source| ClientError::Io {
+            path: local.to_path_buf(),
+            source,
+        })?;
+    let len = data.len() as u64;
+    let dir = format!("{cache}/{}", content_key(&data));
+    let target = format!("{dir}/{name}");
+    let what = || format!("cannot stage {} to {target}", local.display());
+    let found = fs.info(&target).await.map_err(fs_error(what()))?;
+    if found.as_ref().is_some_and(|i| i.length != len) {
+        // Not what this key promises (someone wrote over it): replace it.
+        fs.delete(&target).await.map_err(fs_error(what()))?;
+    }
+    if found.as_ref().is_none_or(|i| i.length != len) {
+        fs.mkdirs(&dir).await.map_err(fs_error(what()))?;
+        let tmp = format!("{dir}/.{name}.{:016x}.tmp", rand::rng().next_u64());
+        fs.write(&tmp, Bytes::from(data))
+            .await
+            .map_err(fs_error(what()))?;
+        if let Err(e) = fs.rename(&tmp, &target).await {
+            // A concurrent submission of the same build may have got there first.
+            let _ = fs.delete(&tmp).await;
+            let theirs = fs.info(&target).await.map_err(fs_error(what()))?;
+            if theirs.is_none_or(|i| i.length != len) {
+                return Err(fs_error(what())(e));
+            }
+        }
+    }
+    let info = fs
+        .info(&target)
+        .await
+        .map_err(fs_error(what()))?
+        .ok_or_else(|| ClientError::Fs {
+            what: what(),
+            source: CoreError::Fs {
+                op: "stat",
+                path: target.clone(),
+                message: "the file is gone right after staging it".into(),
+            },
+        })?;
+    Ok(Resource {
+        uri: info.path,
+        size: info.length,
+        timestamp: info.modification_time,
+        visibility: Visibility::Private,
     })
 }
 
@@ -653,8 +739,11 @@ async fn stage(fs: &dyn FileSystem, dir: &str, c: &Checked) -> Result<Staged, Cl
     fs.mkdirs(dir).await.map_err(fs_error(format!(
         "cannot create the staging directory {dir}"
     )))?;
-    let am = stage_file(fs, &c.binaries.am, dir, AM_BINARY).await?;
-    let executor = stage_file(fs, &c.binaries.executor, dir, EXECUTOR_BINARY).await?;
+    let cache = binary_cache_dir(&c.default_fs, &c.user);
+    let (am, executor) = tokio::try_join!(
+        cached_binary(fs, &c.binaries.am, &cache, AM_BINARY),
+        cached_binary(fs, &c.binaries.executor, &cache, EXECUTOR_BINARY),
+    )?;
     let mut files = Vec::new();
     for f in &c.files {
         let r = match &f.source {
@@ -962,22 +1051,73 @@ mod tests {
         assert_eq!(encode_secret(&[0xfb, 0xff]), "-_8");
     }
 
+    #[tokio::test]
+    async fn binaries_are_uploaded_once_per_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fs = spindle_core::fs::LocalFs::new(0);
+        let cache = format!("file://{}/cache", dir.path().display());
+        let bin = dir.path().join("spindle-am");
+        std::fs::write(&bin, b"build one").expect("write");
+        let first = cached_binary(&fs, &bin, &cache, AM_BINARY)
+            .await
+            .expect("staged");
+        assert_eq!(first.visibility, Visibility::Private);
+        assert_eq!(first.size, 9);
+        let key = content_key(b"build one");
+        assert_eq!(key.len(), 32);
+        assert!(
+            first.uri.ends_with(&format!("/cache/{key}/spindle-am")),
+            "{}",
+            first.uri
+        );
+        // The same bytes again: the same file, untouched (same modification time).
+        let again = cached_binary(&fs, &bin, &cache, AM_BINARY)
+            .await
+            .expect("staged");
+        assert_eq!(again, first);
+        // A new build gets its own entry; no temporary file is left behind.
+        std::fs::write(&bin, b"build two!").expect("write");
+        let second = cached_binary(&fs, &bin, &cache, AM_BINARY)
+            .await
+            .expect("staged");
+        assert_ne!(second.uri, first.uri);
+        for entry in [&key, &content_key(b"build two!")] {
+            let names: Vec<String> = std::fs::read_dir(dir.path().join("cache").join(entry))
+                .expect("cache entry")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["spindle-am"]);
+        }
+        // An entry whose length is not the binary's is replaced, not used.
+        let wrong = dir.path().join("cache").join(&key).join("spindle-am");
+        std::fs::write(&bin, b"build one").expect("write");
+        std::fs::write(&wrong, b"trunc").expect("write");
+        let fixed = cached_binary(&fs, &bin, &cache, AM_BINARY)
+            .await
+            .expect("staged");
+        assert_eq!(fixed.size, 9);
+        assert_eq!(std::fs::read(&wrong).expect("read"), b"build one");
+    }
+
     #[test]
     fn body_has_everything_the_rm_needs() {
         let am = Resource {
-            uri: "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-am".into(),
+            uri: "hdfs://nn:9000/user/u/.spindle/cache/00ff/spindle-am".into(),
             size: 123,
             timestamp: 456,
+            visibility: Visibility::Private,
         };
         let exec = Resource {
-            uri: "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-executor".into(),
+            uri: "hdfs://nn:9000/user/u/.spindle/cache/00ff/spindle-executor".into(),
             size: 7,
             timestamp: 8,
+            visibility: Visibility::Private,
         };
         let file = Resource {
             uri: "hdfs://nn:9000/user/u/.spindle/application_1_0001/words.txt".into(),
             size: 9,
             timestamp: 10,
+            visibility: Visibility::Application,
         };
         let mut conf = HadoopConf::default();
         conf.set("yarn.resourcemanager.scheduler.address", "127.0.0.1:8030");
@@ -1012,10 +1152,14 @@ mod tests {
         assert_eq!(
             spec["local-resources"]["entry"][0],
             json!({"key": "spindle-am", "value": {
-                "resource": "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-am",
-                "type": "FILE", "visibility": "APPLICATION", "size": 123, "timestamp": 456}})
+                "resource": "hdfs://nn:9000/user/u/.spindle/cache/00ff/spindle-am",
+                "type": "FILE", "visibility": "PRIVATE", "size": 123, "timestamp": 456}})
         );
         assert_eq!(spec["local-resources"]["entry"][1]["key"], "words.txt");
+        assert_eq!(
+            spec["local-resources"]["entry"][1]["value"]["visibility"],
+            "APPLICATION"
+        );
         let env: BTreeMap<String, String> = spec["environment"]["entry"]
             .as_array()
             .expect("entries")
@@ -1029,7 +1173,7 @@ mod tests {
             .collect();
         assert_eq!(
             env["SPINDLE_EXECUTOR_RESOURCE"],
-            "hdfs://nn:9000/user/u/.spindle/application_1_0001/spindle-executor|7|8"
+            "hdfs://nn:9000/user/u/.spindle/cache/00ff/spindle-executor|7|8|PRIVATE"
         );
         assert_eq!(
             env["SPINDLE_STAGING_DIR"],
@@ -1042,7 +1186,7 @@ mod tests {
         assert_eq!(env["RUST_LOG"], "info,spindle=debug");
         assert_eq!(
             env["SPINDLE_FILE_RESOURCES"],
-            "hdfs://nn:9000/user/u/.spindle/application_1_0001/words.txt|9|10"
+            "hdfs://nn:9000/user/u/.spindle/application_1_0001/words.txt|9|10|APPLICATION"
         );
         assert_eq!(spec["commands"]["command"], s.command);
         assert_eq!(
@@ -1059,6 +1203,7 @@ mod tests {
             uri: "hdfs://nn/x".into(),
             size: 1,
             timestamp: 2,
+            visibility: Visibility::Application,
         };
         let env = am_environment(&conf, "hdfs://nn", "u", "hdfs://nn/s", &exec, &[], "info");
         assert_eq!(env["SPINDLE_RM_SCHEDULER_ADDRESS"], "rm.example:8030");

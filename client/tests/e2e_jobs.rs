@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{fs_shell, part_files, rm_app, spindle};
+use common::{bin, fs_shell, part_files, rm_app, spindle};
 use spindle_integration::{Cluster, ensure_cluster};
 use spindle_integration::{output_text as text, unique_name as unique};
 use tokio::sync::OnceCell;
@@ -105,6 +105,36 @@ async fn assert_staging_gone(cluster: &Cluster, app: &str) {
         !names.contains(&app.to_string()),
         "staging of {app} left: {names:?}"
     );
+}
+
+/// The binaries stay in the user's HDFS cache under their content keys, and the
+/// NodeManagers localized them into the user's file cache (PRIVATE visibility), not
+/// into one application's cache.
+async fn assert_binaries_cached(cluster: &Cluster) {
+    for name in ["spindle-am", "spindle-executor"] {
+        let bytes = std::fs::read(bin(name)).expect("read the binary");
+        let key = spindle_client::submit::content_key(&bytes);
+        let names = hdfs_names(cluster, &format!("/user/root/.spindle/cache/{key}")).await;
+        assert_eq!(names, [name], "cache entry {key}");
+        let data = cluster.settings().data_dir();
+        let localized = std::fs::read_dir(&data)
+            .expect("cluster data dir")
+            .filter_map(|nm| nm.ok())
+            .map(|nm| nm.path().join("local/usercache/root/filecache"))
+            .filter_map(|cache| std::fs::read_dir(cache).ok())
+            .flatten()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| {
+                std::fs::metadata(entry.path().join(name))
+                    .is_ok_and(|m| m.len() == bytes.len() as u64)
+            })
+            .count();
+        assert!(
+            localized > 0,
+            "{name} is in no NodeManager's usercache/root/filecache under {}",
+            data.display()
+        );
+    }
 }
 
 /// Writes the tricky input tree locally; returns it and the expected word counts.
@@ -209,6 +239,7 @@ async fn wordcount_linecount_grep_match_the_reference() {
         "{rm}"
     );
     assert_staging_gone(cluster, &app).await;
+    assert_binaries_cached(cluster).await;
 
     // linecount: every line of every visible file, once.
     let lines: u64 = walk(&root)

@@ -56,7 +56,8 @@ async fn make_dirs(cluster: &Cluster, base: &str, with_output: bool) {
     fs_shell(cluster, &["-put", &file, &format!("{input}/part-0")]).await;
 }
 
-/// The entries of `/user/root/.spindle`, through WebHDFS.
+/// The application staging directories in `/user/root/.spindle` (not the binary
+/// cache or the history), through WebHDFS.
 async fn staging_entries(cluster: &Cluster) -> BTreeSet<String> {
     let url = format!(
         "{}/webhdfs/v1/user/root/.spindle?op=LISTSTATUS&user.name=root",
@@ -72,6 +73,7 @@ async fn staging_entries(cluster: &Cluster) -> BTreeSet<String> {
         .into_iter()
         .flatten()
         .filter_map(|s| s["pathSuffix"].as_str().map(str::to_string))
+        .filter(|name| name.starts_with("application_"))
         .collect()
 }
 

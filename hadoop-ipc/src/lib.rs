@@ -26,6 +26,7 @@ pub use sasl::Qop;
 pub use types::{
     ApplicationAttemptId, ApplicationId, BlockLocation, Container, ContainerId, ContainerState,
     ContainerStatus, FileStatus, FinalStatus, LaunchContext, LocalResource, NodeId, Resource,
+    Visibility,
 };
 
 pub use credentials::{Credentials, CredentialsFormat, Token};

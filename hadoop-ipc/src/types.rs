@@ -203,6 +203,38 @@ pub struct LocalResource {
     pub timestamp: i64,
     /// Unpack it (archive) or not (file).
     pub archive: bool,
+    /// Who may share the NodeManager's localized copy.
+    pub visibility: Visibility,
+}
+
+/// How long a NodeManager keeps a localized file and for whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Localized for this application only, deleted with it.
+    #[default]
+    Application,
+    /// Kept in the user's cache on the node and reused by their later applications
+    /// (while the file's size and modification time stay the same).
+    Private,
+}
+
+impl Visibility {
+    /// The name YARN's REST API and logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Application => "APPLICATION",
+            Visibility::Private => "PRIVATE",
+        }
+    }
+
+    /// Parses [`Visibility::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<Visibility> {
+        match s {
+            "APPLICATION" => Some(Visibility::Application),
+            "PRIVATE" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
 }
 
 /// What a container runs.
@@ -381,7 +413,10 @@ pub(crate) fn launch_to_proto(l: &LaunchContext) -> y::ContainerLaunchContextPro
                     } else {
                         y::LocalResourceTypeProto::File as i32
                     }),
-                    visibility: Some(y::LocalResourceVisibilityProto::Application as i32),
+                    visibility: Some(match r.visibility {
+                        Visibility::Application => y::LocalResourceVisibilityProto::Application,
+                        Visibility::Private => y::LocalResourceVisibilityProto::Private,
+                    } as i32),
                     ..Default::default()
                 }),
             })

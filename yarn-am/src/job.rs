@@ -19,7 +19,7 @@ use spindle_hadoop_ipc::credentials::Credentials;
 use spindle_hadoop_ipc::nm::NmClient;
 use spindle_hadoop_ipc::rm::{AmCommand, AmRmClient};
 use spindle_hadoop_ipc::{
-    Container, ContainerId, FinalStatus, LaunchContext, LocalResource, Resource,
+    Container, ContainerId, FinalStatus, LaunchContext, LocalResource, Resource, Visibility,
 };
 use tracing::{info, warn};
 
@@ -123,15 +123,26 @@ fn staged_from_env() -> Result<Staged, AmError> {
     })
 }
 
-/// `hdfs://host:port/path|size|timestamp` → a YARN local resource.
+/// `hdfs://host:port/path|size|timestamp[|visibility]` → a YARN local resource
+/// (visibility `APPLICATION`, the default, or `PRIVATE`).
 fn parse_resource(spec: &str) -> Result<LocalResource, AmError> {
     let bad =
         |why: &str| AmError::Environment(format!("SPINDLE_EXECUTOR_RESOURCE {spec:?}: {why}"));
     let mut parts = spec.split('|');
-    let (Some(uri), Some(size), Some(ts), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad("want <uri>|<size>|<timestamp>"));
+    let (Some(uri), Some(size), Some(ts), visibility, None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(bad("want <uri>|<size>|<timestamp>[|<visibility>]"));
+    };
+    let visibility = match visibility {
+        None => Visibility::Application,
+        Some(v) => {
+            Visibility::parse(v).ok_or_else(|| bad("visibility is not APPLICATION or PRIVATE"))?
+        }
     };
     let (scheme, rest) = uri.split_once("://").ok_or_else(|| bad("not a URI"))?;
     let (authority, path) = rest.split_at(rest.find('/').ok_or_else(|| bad("no path"))?);
@@ -147,6 +158,7 @@ fn parse_resource(spec: &str) -> Result<LocalResource, AmError> {
         size: size.parse().map_err(|_| bad("bad size"))?,
         timestamp: ts.parse().map_err(|_| bad("bad timestamp"))?,
         archive: false,
+        visibility,
     })
 }
 
@@ -692,12 +704,18 @@ mod tests {
             ("127.0.0.1", 9000, 123, 456)
         );
         assert_eq!(r.file, "/user/u/.spindle/app/spindle-executor");
+        assert_eq!(r.visibility, Visibility::Application);
+        let cached =
+            parse_resource("hdfs://nn:9000/user/u/.spindle/cache/ab/spindle-executor|1|2|PRIVATE")
+                .expect("parses");
+        assert_eq!(cached.visibility, Visibility::Private);
         for bad in [
             "",
             "x|1|2",
             "hdfs://h:p/x|1|2",
             "hdfs://h:1/x|a|2",
-            "hdfs://h:1/x|1|2|3",
+            "hdfs://h:1/x|1|2|PUBLIC",
+            "hdfs://h:1/x|1|2|PRIVATE|4",
         ] {
             assert!(parse_resource(bad).is_err(), "{bad}");
         }
