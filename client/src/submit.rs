@@ -20,7 +20,7 @@ use spindle_conf::spindle::{
 };
 use spindle_conf::{HadoopConf, SettingsLayers, SpindleSettings};
 use spindle_core::CoreError;
-use spindle_core::fs::{FileSystem, for_uri};
+use spindle_core::fs::{FileInfo, FileSystem, for_uri};
 use spindle_hadoop_ipc::Visibility;
 
 use crate::cli::{Job, SubmitArgs};
@@ -634,24 +634,33 @@ async fn stage_file(
     fs.write(&target, Bytes::from(data))
         .await
         .map_err(fs_error(what()))?;
-    let info = fs
-        .info(&target)
-        .await
-        .map_err(fs_error(what()))?
-        .ok_or_else(|| ClientError::Fs {
-            what: what(),
-            source: CoreError::Fs {
-                op: "stat",
-                path: target.clone(),
-                message: "the file is gone right after writing it".into(),
-            },
-        })?;
+    let info = staged_info(fs, &target, what()).await?;
     Ok(Resource {
         uri: info.path,
         size: info.length,
         timestamp: info.modification_time,
         visibility: Visibility::Application,
     })
+}
+
+/// The file just staged at `target`, as the file system reports it.
+async fn staged_info(
+    fs: &dyn FileSystem,
+    target: &str,
+    what: String,
+) -> Result<FileInfo, ClientError> {
+    match fs.info(target).await {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => Err(ClientError::Fs {
+            what,
+            source: CoreError::Fs {
+                op: "stat",
+                path: target.to_string(),
+                message: "the file is gone right after staging it".into(),
+            },
+        }),
+        Err(e) => Err(fs_error(what)(e)),
+    }
 }
 
 /// Where submissions keep their binaries: `<fs>/user/<user>/.spindle/cache`.
@@ -708,18 +717,7 @@ async fn cached_binary(
             }
         }
     }
-    let info = fs
-        .info(&target)
-        .await
-        .map_err(fs_error(what()))?
-        .ok_or_else(|| ClientError::Fs {
-            what: what(),
-            source: CoreError::Fs {
-                op: "stat",
-                path: target.clone(),
-                message: "the file is gone right after staging it".into(),
-            },
-        })?;
+    let info = staged_info(fs, &target, what()).await?;
     Ok(Resource {
         uri: info.path,
         size: info.length,
