@@ -240,6 +240,105 @@ pub fn decode_counts(bytes: &[u8]) -> Result<Counts, CoreError> {
     Ok(counts)
 }
 
+/// Shuffle block kinds (the first byte of a block).
+const BLOCK_PLAIN: u8 = 0;
+const BLOCK_DEFLATE: u8 = 1;
+/// Blocks shorter than this stay plain: deflate would not pay for its own header.
+const DEFLATE_FROM: usize = 256;
+/// Largest inflated block a header may announce (a corrupt header must not make the
+/// reducer allocate without bound).
+const MAX_BLOCK_BYTES: u64 = 1 << 31;
+
+/// One map task's counts for one reducer, as the shuffle carries them: a kind byte,
+/// then either [`encode_counts`] (plain) or its length as a varint and its raw deflate
+/// stream, with entries in key order. The driver holds every block between the map and
+/// the reduce stage, so their size is its memory: sorted keys deflate to about a third.
+pub fn encode_shuffle_block(counts: &Counts) -> Vec<u8> {
+    let mut entries: Vec<(&Vec<u8>, u64)> = counts.iter().map(|(k, v)| (k, *v)).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let size: usize = entries.iter().map(|(k, _)| k.len() + 3).sum();
+    let mut raw = Vec::with_capacity(size + 10);
+    encode_varint(entries.len() as u64, &mut raw);
+    for (key, count) in entries {
+        encode_varint(key.len() as u64, &mut raw);
+        raw.extend_from_slice(key);
+        encode_varint(count, &mut raw);
+    }
+    if raw.len() >= DEFLATE_FROM
+        && let Some(deflated) = deflate(&raw)
+        && deflated.len() + 10 < raw.len()
+    {
+        let mut out = Vec::with_capacity(deflated.len() + 11);
+        out.push(BLOCK_DEFLATE);
+        encode_varint(raw.len() as u64, &mut out);
+        out.extend_from_slice(&deflated);
+        return out;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 1);
+    out.push(BLOCK_PLAIN);
+    out.extend_from_slice(&raw);
+    out
+}
+
+/// `raw` as a raw deflate stream at the fastest level; None if the compressor fails.
+fn deflate(raw: &[u8]) -> Option<Vec<u8>> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    let mut c = Compress::new(Compression::fast(), false);
+    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+    // Deflate never grows data by more than a few bytes per 16 KiB block.
+    let limit = raw.len() + raw.len() / 1000 + 1024;
+    loop {
+        let consumed = usize::try_from(c.total_in()).ok()?;
+        let status = c
+            .compress_vec(raw.get(consumed..)?, &mut out, FlushCompress::Finish)
+            .ok()?;
+        if status == Status::StreamEnd {
+            return Some(out);
+        }
+        if out.capacity() >= limit {
+            return None;
+        }
+        out.reserve(out.capacity().min(limit - out.len()).max(1024));
+    }
+}
+
+/// Decodes [`encode_shuffle_block`]; malformed input is an error, never a panic.
+pub fn decode_shuffle_block(bytes: &[u8]) -> Result<Counts, CoreError> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut r = Reader::new(bytes, "shuffle block");
+    match r.byte()? {
+        BLOCK_PLAIN => decode_counts(r.buf),
+        BLOCK_DEFLATE => {
+            let raw_len = r.varint()?;
+            // Deflate expands at most ~1032:1.
+            if raw_len > MAX_BLOCK_BYTES || raw_len > (r.remaining() as u64 + 1) * 1032 {
+                return Err(r.error(format!(
+                    "{raw_len} bytes announced from {} deflated ones",
+                    r.remaining()
+                )));
+            }
+            let mut raw = Vec::with_capacity(raw_len as usize);
+            let mut d = Decompress::new(false);
+            let status = d
+                .decompress_vec(r.buf, &mut raw, FlushDecompress::Finish)
+                .map_err(|e| r.error(format!("bad deflate stream ({e})")))?;
+            if status != Status::StreamEnd
+                || raw.len() as u64 != raw_len
+                || d.total_in() != r.remaining() as u64
+            {
+                return Err(r.error(format!(
+                    "the deflate stream gave {} of {raw_len} bytes from {} of {} ({status:?})",
+                    raw.len(),
+                    d.total_in(),
+                    r.remaining()
+                )));
+            }
+            decode_counts(&raw)
+        }
+        other => Err(r.error(format!("unknown block kind {other}"))),
+    }
+}
+
 /// Adds `src` into `dst`.
 pub fn merge_into(dst: &mut Counts, src: Counts) {
     for (k, v) in src {
@@ -287,7 +386,7 @@ pub enum TaskPayload {
         /// Number of reduce partitions.
         reducers: u32,
     },
-    /// Merge the shuffle blocks (the task's shuffle input, each an [`encode_counts`]),
+    /// Merge the shuffle blocks (the task's shuffle input, each an [`encode_shuffle_block`]),
     /// write [`format_output`] to `output_file` (an attempt path under `_temporary/`).
     Reduce {
         /// The job.
@@ -375,11 +474,11 @@ pub fn decode_payload(bytes: &[u8]) -> Result<TaskPayload, CoreError> {
     Ok(payload)
 }
 
-/// A map task's result: one encoded bucket per reducer.
+/// A map task's result: one shuffle block ([`encode_shuffle_block`]) per reducer.
 ///
 /// Varint number of buckets, then each as varint length + bytes.
 pub fn encode_map_result(buckets: &[Counts]) -> Vec<u8> {
-    let encoded: Vec<Vec<u8>> = buckets.iter().map(encode_counts).collect();
+    let encoded: Vec<Vec<u8>> = buckets.iter().map(encode_shuffle_block).collect();
     let size: usize = encoded.iter().map(|b| b.len() + 5).sum();
     let mut out = Vec::with_capacity(size + 5);
     encode_varint(encoded.len() as u64, &mut out);
@@ -799,12 +898,65 @@ mod tests {
     }
 
     #[test]
+    fn shuffle_blocks_deflate_sorted_keys_and_reject_damage() {
+        let many: Counts = (0..5000u64)
+            .map(|i| {
+                (
+                    format!("word{:05}", i * 7919 % 5000).into_bytes(),
+                    i % 300 + 1,
+                )
+            })
+            .collect();
+        let plain = encode_counts(&many);
+        let block = encode_shuffle_block(&many);
+        assert_eq!(block[0], BLOCK_DEFLATE);
+        assert!(
+            block.len() * 3 < plain.len(),
+            "{} deflated vs {} plain",
+            block.len(),
+            plain.len()
+        );
+        assert_eq!(decode_shuffle_block(&block).expect("valid"), many);
+        let small = counts(&[("ab", 300)]);
+        assert_eq!(
+            encode_shuffle_block(&small),
+            [&[BLOCK_PLAIN][..], &encode_counts(&small)].concat()
+        );
+        // A header announcing more than deflate can give, a cut or padded stream, an
+        // unknown kind and nothing at all are errors.
+        let mut huge = vec![BLOCK_DEFLATE];
+        encode_varint(1 << 40, &mut huge);
+        huge.extend_from_slice(&block[4..]);
+        let mut padded = block.clone();
+        padded.push(0);
+        for (bad, want) in [
+            (huge, "bytes announced from"),
+            (block[..block.len() - 1].to_vec(), "deflate stream"),
+            (padded, "the deflate stream gave"),
+            (vec![7, 0], "unknown block kind 7"),
+            (vec![], "truncated"),
+        ] {
+            match decode_shuffle_block(&bad) {
+                Err(CoreError::Malformed { what, detail }) => {
+                    assert_eq!(what, "shuffle block");
+                    assert!(detail.contains(want), "{detail:?} lacks {want:?}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn map_result_table() {
         let buckets = vec![Counts::default(), counts(&[("ab", 300)])];
         let bytes = encode_map_result(&buckets);
-        assert_eq!(bytes, vec![2, 1, 0, 6, 1, 2, b'a', b'b', 0xac, 0x02]);
+        // Small blocks stay plain: kind 0, then the counts.
+        assert_eq!(bytes, vec![2, 2, 0, 0, 7, 0, 1, 2, b'a', b'b', 0xac, 0x02]);
         let decoded = decode_map_result(&bytes).expect("valid");
-        assert_eq!(decoded, vec![vec![0], vec![1, 2, b'a', b'b', 0xac, 0x02]]);
+        assert_eq!(
+            decoded,
+            vec![vec![0, 0], vec![0, 1, 2, b'a', b'b', 0xac, 0x02]]
+        );
         assert_eq!(
             decode_map_result(&[0]).expect("valid"),
             Vec::<Vec<u8>>::new()
@@ -866,13 +1018,21 @@ mod tests {
         }
 
         #[test]
+        fn shuffle_block_round_trip(
+            c in proptest::collection::hash_map("[a-c]{1,12}", 1u64..1000, 0..400),
+        ) {
+            let c: Counts = c.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect();
+            prop_assert_eq!(decode_shuffle_block(&encode_shuffle_block(&c)).expect("valid"), c);
+        }
+
+        #[test]
         fn map_result_round_trip(
             buckets in proptest::collection::vec(any_counts(), 0..6),
         ) {
             let decoded = decode_map_result(&encode_map_result(&buckets)).expect("valid");
             let back: Vec<Counts> = decoded
                 .iter()
-                .map(|b| decode_counts(b).expect("valid"))
+                .map(|b| decode_shuffle_block(b).expect("valid"))
                 .collect();
             prop_assert_eq!(back, buckets);
         }
@@ -882,6 +1042,7 @@ mod tests {
             let _ = decode_counts(&bytes);
             let _ = decode_payload(&bytes);
             let _ = decode_map_result(&bytes);
+            let _ = decode_shuffle_block(&bytes);
         }
 
         #[test]
@@ -900,12 +1061,15 @@ mod tests {
             prop_assert!(decode_payload(&enc_p[..cut.index(enc_p.len())]).is_err());
             let enc_m = encode_map_result(std::slice::from_ref(&c));
             prop_assert!(decode_map_result(&enc_m[..cut.index(enc_m.len())]).is_err());
-            for mut bytes in [enc_c, enc_p, enc_m] {
+            let enc_s = encode_shuffle_block(&c);
+            prop_assert!(decode_shuffle_block(&enc_s[..cut.index(enc_s.len())]).is_err());
+            for mut bytes in [enc_c, enc_p, enc_m, enc_s] {
                 let i = flip.index(bytes.len());
                 bytes[i] ^= bits;
                 let _ = decode_counts(&bytes);
                 let _ = decode_payload(&bytes);
                 let _ = decode_map_result(&bytes);
+                let _ = decode_shuffle_block(&bytes);
             }
         }
 

@@ -10,8 +10,8 @@ use spindle_conf::HadoopConf;
 use spindle_core::CoreError;
 use spindle_core::fs::{FileSystem, for_uri};
 use spindle_core::job::{
-    Counts, Mapper, TaskPayload, decode_counts, decode_payload, encode_map_result, format_output,
-    merge_into, partition,
+    Counts, Mapper, TaskPayload, decode_payload, decode_shuffle_block, encode_map_result,
+    format_output, merge_into, partition,
 };
 use spindle_core::lines::for_each_line;
 use spindle_core::split::Split;
@@ -192,8 +192,8 @@ async fn run_reduce(
     let mut input_bytes = 0u64;
     let mut input_records = 0u64;
     for (i, block) in input.blocks.iter().enumerate() {
-        let counts =
-            decode_counts(block).map_err(|e| format!("decoding shuffle block {i} of {n}: {e}"))?;
+        let counts = decode_shuffle_block(block)
+            .map_err(|e| format!("decoding shuffle block {i} of {n}: {e}"))?;
         input_bytes += block.len() as u64;
         input_records += counts.len() as u64;
         merge_into(&mut merged, counts);

@@ -10,8 +10,8 @@ use std::path::Path;
 use common::{Conn, FakeDriver, NONCE, SECRET, WAIT};
 use spindle_conf::HadoopConf;
 use spindle_core::job::{
-    Counts, JobKind, TaskPayload, decode_counts, decode_map_result, encode_counts, encode_payload,
-    merge_into,
+    Counts, JobKind, TaskPayload, decode_map_result, decode_shuffle_block, encode_payload,
+    encode_shuffle_block, merge_into,
 };
 use spindle_core::transport::{PROTOCOL_VERSION, secret_proof};
 use spindle_executor::{ExecutorConfig, ExecutorError, ExitReason};
@@ -221,7 +221,7 @@ async fn a_map_task_counts_words_into_reducer_buckets() {
             let buckets = decode_map_result(&s.result).expect("map result");
             assert_eq!(buckets.len(), 3);
             for b in buckets {
-                merge_into(&mut all, decode_counts(&b).expect("bucket"));
+                merge_into(&mut all, decode_shuffle_block(&b).expect("bucket"));
             }
         }
         all
@@ -240,7 +240,7 @@ async fn a_map_task_counts_words_into_reducer_buckets() {
     let buckets = decode_map_result(&whole.result).expect("map result");
     let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
     for (i, b) in buckets.iter().enumerate() {
-        for key in decode_counts(b).expect("bucket").into_keys() {
+        for key in decode_shuffle_block(b).expect("bucket").into_keys() {
             assert_eq!(seen.insert(key, i), None);
         }
     }
@@ -266,9 +266,9 @@ async fn a_reduce_task_writes_the_merged_part_file() {
         attempt: 0,
         input: Some(Input::Shuffle(ShuffleInput {
             blocks: vec![
-                encode_counts(&a),
-                encode_counts(&b),
-                encode_counts(&Counts::default()),
+                encode_shuffle_block(&a),
+                encode_shuffle_block(&b),
+                encode_shuffle_block(&Counts::default()),
             ],
         })),
         payload: encode_payload(&TaskPayload::Reduce {
@@ -342,7 +342,7 @@ async fn failures_say_what_failed_on_which_input() {
         task_id: 5,
         input: Some(Input::Shuffle(ShuffleInput {
             blocks: vec![
-                encode_counts(&Counts::default()),
+                encode_shuffle_block(&Counts::default()),
                 b"\xff\xff\xff\xff\xff".to_vec(),
             ],
         })),
