@@ -616,6 +616,15 @@ async fn check(
     })
 }
 
+async fn read_local(local: &Path) -> Result<Vec<u8>, ClientError> {
+    tokio::fs::read(local)
+        .await
+        .map_err(|source| ClientError::Io {
+            path: local.to_path_buf(),
+            source,
+        })
+}
+
 /// Copies one local file to `dir/name` and returns it as HDFS has it.
 async fn stage_file(
     fs: &dyn FileSystem,
@@ -623,12 +632,7 @@ async fn stage_file(
     dir: &str,
     name: &str,
 ) -> Result<Resource, ClientError> {
-    let data = tokio::fs::read(local)
-        .await
-        .map_err(|source| ClientError::Io {
-            path: local.to_path_buf(),
-            source,
-        })?;
+    let data = read_local(local).await?;
     let target = format!("{dir}/{name}");
     let what = || format!("cannot stage {} to {target}", local.display());
     fs.write(&target, Bytes::from(data))
@@ -687,12 +691,7 @@ async fn cached_binary(
     cache: &str,
     name: &str,
 ) -> Result<Resource, ClientError> {
-    let data = tokio::fs::read(local)
-        .await
-        .map_err(|source| ClientError::Io {
-            path: local.to_path_buf(),
-            source,
-        })?;
+    let data = read_local(local).await?;
     let len = data.len() as u64;
     let dir = format!("{cache}/{}", content_key(&data));
     let target = format!("{dir}/{name}");
