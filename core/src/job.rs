@@ -206,15 +206,30 @@ pub fn partition(counts: Counts, reducers: u32) -> Vec<Counts> {
 /// Varint number of entries, then per entry: varint key length, key bytes, varint count
 /// (protobuf varints). Entries in no particular order.
 pub fn encode_counts(counts: &Counts) -> Vec<u8> {
-    let size: usize = counts.keys().map(|k| k.len() + 3).sum();
+    encode_entries(counts.iter().map(|(k, v)| (k, *v)))
+}
+
+/// [`encode_counts`]'s format for entries in the iterator's order.
+fn encode_entries<'a, I>(entries: I) -> Vec<u8>
+where
+    I: ExactSizeIterator<Item = (&'a Vec<u8>, u64)> + Clone,
+{
+    let size: usize = entries.clone().map(|(k, _)| k.len() + 3).sum();
     let mut out = Vec::with_capacity(size + 10);
-    encode_varint(counts.len() as u64, &mut out);
-    for (key, count) in counts {
+    encode_varint(entries.len() as u64, &mut out);
+    for (key, count) in entries {
         encode_varint(key.len() as u64, &mut out);
         out.extend_from_slice(key);
-        encode_varint(*count, &mut out);
+        encode_varint(count, &mut out);
     }
     out
+}
+
+/// The entries of `counts` in key byte order.
+fn sorted_entries(counts: &Counts) -> Vec<(&Vec<u8>, u64)> {
+    let mut entries: Vec<(&Vec<u8>, u64)> = counts.iter().map(|(k, v)| (k, *v)).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 /// Decodes [`encode_counts`]; malformed input is an error, never a panic.
@@ -254,16 +269,7 @@ const MAX_BLOCK_BYTES: u64 = 1 << 31;
 /// stream, with entries in key order. The driver holds every block between the map and
 /// the reduce stage, so their size is its memory: sorted keys deflate to about a third.
 pub fn encode_shuffle_block(counts: &Counts) -> Vec<u8> {
-    let mut entries: Vec<(&Vec<u8>, u64)> = counts.iter().map(|(k, v)| (k, *v)).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let size: usize = entries.iter().map(|(k, _)| k.len() + 3).sum();
-    let mut raw = Vec::with_capacity(size + 10);
-    encode_varint(entries.len() as u64, &mut raw);
-    for (key, count) in entries {
-        encode_varint(key.len() as u64, &mut raw);
-        raw.extend_from_slice(key);
-        encode_varint(count, &mut raw);
-    }
+    let raw = encode_entries(sorted_entries(counts).into_iter());
     if raw.len() >= DEFLATE_FROM
         && let Some(deflated) = deflate(&raw)
         && deflated.len() + 10 < raw.len()
@@ -282,24 +288,11 @@ pub fn encode_shuffle_block(counts: &Counts) -> Vec<u8> {
 
 /// `raw` as a raw deflate stream at the fastest level; None if the compressor fails.
 fn deflate(raw: &[u8]) -> Option<Vec<u8>> {
-    use flate2::{Compress, Compression, FlushCompress, Status};
-    let mut c = Compress::new(Compression::fast(), false);
-    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
-    // Deflate never grows data by more than a few bytes per 16 KiB block.
-    let limit = raw.len() + raw.len() / 1000 + 1024;
-    loop {
-        let consumed = usize::try_from(c.total_in()).ok()?;
-        let status = c
-            .compress_vec(raw.get(consumed..)?, &mut out, FlushCompress::Finish)
-            .ok()?;
-        if status == Status::StreamEnd {
-            return Some(out);
-        }
-        if out.capacity() >= limit {
-            return None;
-        }
-        out.reserve(out.capacity().min(limit - out.len()).max(1024));
-    }
+    use std::io::Write as _;
+    let out = Vec::with_capacity(raw.len() / 2 + 64);
+    let mut encoder = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
+    encoder.write_all(raw).ok()?;
+    encoder.finish().ok()
 }
 
 /// Decodes [`encode_shuffle_block`]; malformed input is an error, never a panic.
@@ -348,8 +341,7 @@ pub fn merge_into(dst: &mut Counts, src: Counts) {
 
 /// The output file's bytes: `key\tcount\n` sorted by key bytes.
 pub fn format_output(counts: &Counts) -> Vec<u8> {
-    let mut entries: Vec<(&Vec<u8>, u64)> = counts.iter().map(|(k, v)| (k, *v)).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let entries = sorted_entries(counts);
     let size: usize = entries.iter().map(|(k, _)| k.len() + 8).sum();
     let mut out = Vec::with_capacity(size);
     let mut digits = [0u8; 20];
