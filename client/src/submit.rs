@@ -696,33 +696,50 @@ async fn cached_binary(
     let dir = format!("{cache}/{}", content_key(&data));
     let target = format!("{dir}/{name}");
     let what = || format!("cannot stage {} to {target}", local.display());
-    let found = fs.info(&target).await.map_err(fs_error(what()))?;
-    if found.as_ref().is_some_and(|i| i.length != len) {
-        // Not what this key promises (someone wrote over it): replace it.
-        fs.delete(&target).await.map_err(fs_error(what()))?;
-    }
-    if found.as_ref().is_none_or(|i| i.length != len) {
-        fs.mkdirs(&dir).await.map_err(fs_error(what()))?;
-        let tmp = format!("{dir}/.{name}.{:016x}.tmp", rand::rng().next_u64());
-        fs.write(&tmp, Bytes::from(data))
-            .await
-            .map_err(fs_error(what()))?;
-        if let Err(e) = fs.rename(&tmp, &target).await {
-            // A concurrent submission of the same build may have got there first.
-            let _ = fs.delete(&tmp).await;
-            let theirs = fs.info(&target).await.map_err(fs_error(what()))?;
-            if theirs.is_none_or(|i| i.length != len) {
-                return Err(fs_error(what())(e));
+    let info = match fs.info(&target).await.map_err(fs_error(what()))? {
+        Some(info) if info.length == len => info,
+        found => {
+            if found.is_some() {
+                // Not what this key promises (someone wrote over it): replace it.
+                fs.delete(&target).await.map_err(fs_error(what()))?;
             }
+            upload(fs, data, &dir, &target, name, what()).await?;
+            staged_info(fs, &target, what()).await?
         }
-    }
-    let info = staged_info(fs, &target, what()).await?;
+    };
     Ok(Resource {
         uri: info.path,
         size: info.length,
         timestamp: info.modification_time,
         visibility: Visibility::Private,
     })
+}
+
+/// Writes `data` under a temporary name in `dir`, then renames it to `target`; a
+/// target that a concurrent submission put there first with the same length counts.
+async fn upload(
+    fs: &dyn FileSystem,
+    data: Vec<u8>,
+    dir: &str,
+    target: &str,
+    name: &str,
+    what: String,
+) -> Result<(), ClientError> {
+    let len = data.len() as u64;
+    fs.mkdirs(dir).await.map_err(fs_error(what.clone()))?;
+    let tmp = format!("{dir}/.{name}.{:016x}.tmp", rand::rng().next_u64());
+    fs.write(&tmp, Bytes::from(data))
+        .await
+        .map_err(fs_error(what.clone()))?;
+    if let Err(e) = fs.rename(&tmp, target).await {
+        // A concurrent submission of the same build may have got there first.
+        let _ = fs.delete(&tmp).await;
+        let theirs = fs.info(target).await.map_err(fs_error(what.clone()))?;
+        if theirs.is_none_or(|i| i.length != len) {
+            return Err(fs_error(what)(e));
+        }
+    }
+    Ok(())
 }
 
 /// The staged binaries and files.
