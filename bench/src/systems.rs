@@ -61,8 +61,9 @@ pub(super) async fn run_job(
     tag: &str,
 ) -> Result<Ran, BenchError> {
     match system {
-        System::Spindle => spindle(env, system, input, output, tag).await,
-        System::SpindleExecutors => spindle(env, system, input, output, tag).await,
+        System::Spindle | System::SpindleExecutors => {
+            spindle(env, system, input, output, tag).await
+        }
         System::Spark => spark_job(env, input, output, tag).await,
         System::MapReduce => mapreduce(env, input, output, tag).await,
         System::Floor => floor(env, tag).await,

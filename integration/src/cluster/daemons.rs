@@ -66,12 +66,16 @@ impl Daemon {
 
     /// The daemon's pid while it runs.
     pub fn pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(&self.pid_file)
+        self.recorded_pid().filter(|pid| self.is_ours(*pid))
+    }
+
+    /// The pid in the pid file, running or not.
+    fn recorded_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(&self.pid_file)
             .ok()?
             .trim()
             .parse()
-            .ok()?;
-        self.is_ours(pid).then_some(pid)
+            .ok()
     }
 
     /// Running, dead (pid file, no process) or stopped.
@@ -116,10 +120,7 @@ impl Daemon {
     /// none, a zombie, or another program. A process whose command line reads
     /// empty but which has not exited is still exec'ing the JVM, not dead.
     fn certainly_gone(&self) -> bool {
-        let Some(pid) = std::fs::read_to_string(&self.pid_file)
-            .ok()
-            .and_then(|t| t.trim().parse::<u32>().ok())
-        else {
+        let Some(pid) = self.recorded_pid() else {
             return self.pid_file.exists();
         };
         if self.is_ours(pid) {
