@@ -392,16 +392,7 @@ impl Cluster {
             return Err(format!("NameNode in safe mode: {safemode}"));
         }
         let nodes = get_json(http, &format!("{}/ws/v1/cluster/nodes", self.rm_url())).await?;
-        let running = nodes["nodes"]["node"]
-            .as_array()
-            .map(|a| a.iter().filter(|n| n["state"] == "RUNNING").count())
-            .unwrap_or(0);
-        if running < 2 {
-            return Err(format!(
-                "ResourceManager has {running} of 2 RUNNING NodeManagers"
-            ));
-        }
-        Ok(())
+        node_managers_ready(&nodes)
     }
 
     /// Creates the directories every Hadoop user expects, through WebHDFS as root.
@@ -471,6 +462,30 @@ pub async fn ensure_cluster() -> Result<&'static Cluster, ClusterError> {
             Ok(cluster)
         })
         .await
+}
+
+/// Whether the RM's `/ws/v1/cluster/nodes` answer lists 2 RUNNING NodeManagers; if not,
+/// names the others with their state and YARN's health report (an UNHEALTHY node says
+/// why, e.g. its local dirs are on a disk over the utilization limit).
+fn node_managers_ready(nodes: &serde_json::Value) -> Result<(), String> {
+    let listed = nodes["nodes"]["node"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let running = listed.iter().filter(|n| n["state"] == "RUNNING").count();
+    if running >= 2 {
+        return Ok(());
+    }
+    let mut why = format!("ResourceManager has {running} of 2 RUNNING NodeManagers");
+    for n in listed.iter().filter(|n| n["state"] != "RUNNING") {
+        let id = n["id"].as_str().unwrap_or("?");
+        let state = n["state"].as_str().unwrap_or("?");
+        why.push_str(&format!("; {id} is {state}"));
+        if let Some(report) = n["healthReport"].as_str().filter(|r| !r.is_empty()) {
+            why.push_str(&format!(" ({report})"));
+        }
+    }
+    Err(why)
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
@@ -546,4 +561,44 @@ fn last_lines(text: &str, n: usize) -> String {
         })
         .collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_managers_ready;
+    use serde_json::json;
+
+    #[test]
+    fn two_running_node_managers_are_ready() {
+        let nodes = json!({"nodes": {"node": [
+            {"id": "127.0.0.1:1", "state": "RUNNING", "healthReport": ""},
+            {"id": "127.0.0.1:2", "state": "RUNNING", "healthReport": ""},
+        ]}});
+        assert_eq!(node_managers_ready(&nodes), Ok(()));
+    }
+
+    #[test]
+    fn an_unhealthy_node_manager_is_named_with_its_health_report() {
+        let nodes = json!({"nodes": {"node": [
+            {"id": "127.0.0.1:1", "state": "RUNNING", "healthReport": ""},
+            {"id": "127.0.0.1:2", "state": "UNHEALTHY",
+             "healthReport": "1/1 local-dirs usable space is below configured utilization percentage"},
+        ]}});
+        assert_eq!(
+            node_managers_ready(&nodes),
+            Err(
+                "ResourceManager has 1 of 2 RUNNING NodeManagers; 127.0.0.1:2 is UNHEALTHY \
+                 (1/1 local-dirs usable space is below configured utilization percentage)"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn no_node_list_yet_counts_as_none_running() {
+        assert_eq!(
+            node_managers_ready(&json!({"nodes": null})),
+            Err("ResourceManager has 0 of 2 RUNNING NodeManagers".to_string())
+        );
+    }
 }

@@ -181,9 +181,13 @@ pub fn site_files(s: &Settings) -> Vec<(&'static str, String)> {
         ("yarn.scheduler.maximum-allocation-vcores", s.nm_vcores.to_string()),
         ("yarn.nodemanager.vmem-check-enabled", "false".into()),
         ("yarn.nodemanager.pmem-check-enabled", s.pmem_check.to_string()),
+        // YARN counts "used" against the disk's total size, not what this machine may
+        // use of it: on a shared disk with 250 GB total and a few GB free, the default
+        // 90% (and even 99%) turned every NodeManager UNHEALTHY mid-run. At 100 only a
+        // full disk does; jobs then fail on their writes with HDFS's own error.
         (
             "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage",
-            "99".into(),
+            "100.0".into(),
         ),
         ("yarn.log-aggregation-enable", "true".into()),
         ("yarn.nodemanager.remote-app-log-dir", "/app-logs".into()),
