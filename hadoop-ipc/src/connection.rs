@@ -21,7 +21,7 @@ use spindle_proto::hadoop::common::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::credentials::Token;
 use crate::error::{IpcError, Result};
@@ -92,6 +92,9 @@ impl ConnectionConfig {
     }
 }
 
+/// How long a failed write waits for the reader to report the server's own reason.
+const READER_GRACE: Duration = Duration::from_secs(2);
+
 type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<Result<Bytes>>>>>;
 
 /// Shared state of one connection's reader and writer tasks.
@@ -99,6 +102,8 @@ struct Shared {
     pending: Pending,
     /// Why the connection ended, once it has.
     closed: Mutex<Option<String>>,
+    /// Signalled when the reader has stopped (its permit is kept if nobody waits yet).
+    reader_done: Notify,
 }
 
 impl Shared {
@@ -201,6 +206,7 @@ impl Connection {
         let shared = Arc::new(Shared {
             pending: Arc::new(Mutex::new(HashMap::new())),
             closed: Mutex::new(None),
+            reader_done: Notify::new(),
         });
         let (tx, rx) = mpsc::channel::<Bytes>(256);
         tx.send(packet)
@@ -569,6 +575,10 @@ async fn writer_task(
         };
         for b in bytes {
             if let Err(e) = wr.write_all(&b).await {
+                // A server that refuses us (e.g. SIMPLE auth on a TOKEN-only port) sends
+                // its reason and closes, so our next write can fail first. Let the reader
+                // take that reason from the socket before a bare "broken pipe" wins.
+                let _ = tokio::time::timeout(READER_GRACE, shared.reader_done.notified()).await;
                 shared.fail_all(&format!("write failed: {e}"), &addr);
                 return;
             }
@@ -628,6 +638,7 @@ async fn reader_task(
         }
     };
     shared.fail_all(&reason, &addr);
+    shared.reader_done.notify_one();
 }
 
 /// Takes every whole `[u32 length][body]` frame off the front of `buf`, leaving a
@@ -759,6 +770,53 @@ mod tests {
             "Permission denied: user=u, access=READ"
         );
         assert_eq!(without_java_stack("one line"), "one line");
+    }
+
+    /// A server that refuses the connection as Hadoop does when SIMPLE auth meets a
+    /// TOKEN-only port: a fatal reply, then a close that resets the socket (it leaves
+    /// the client's connection context unread). It answers only when told to, so the
+    /// test can hold the client's runtime still meanwhile.
+    fn refusing_server(listener: std::net::TcpListener, go: std::sync::mpsc::Receiver<()>) {
+        use std::io::{Read, Write};
+        let Ok((mut sock, _)) = listener.accept() else {
+            return;
+        };
+        let mut preamble = [0u8; 7];
+        if sock.read_exact(&mut preamble).is_err() || go.recv().is_err() {
+            return;
+        }
+        let refusal = RpcResponseHeaderProto {
+            call_id: CONNECTION_CONTEXT_CALL_ID as u32,
+            status: RpcStatusProto::Fatal as i32,
+            exception_class_name: Some("org.apache.hadoop.security.AccessControlException".into()),
+            error_msg: Some("SIMPLE authentication is not enabled.  Available:[TOKEN]".into()),
+            ..Default::default()
+        };
+        let _ = sock.write_all(&frame(&[&refusal]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_reports_the_servers_reason_not_a_broken_pipe() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address").to_string();
+        let (go, told) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || refusing_server(listener, told));
+        let auth = Auth::Simple { user: "u".into() };
+        let conn = Connection::connect(ConnectionConfig::new(addr, "P", auth))
+            .await
+            .expect("TCP and header accepted");
+        // Let the writer send the connection context.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Refuse and reset while this runtime is blocked, so that when it runs again
+        // our call's write fails before the reader has looked at the socket.
+        let _ = go.send(());
+        let _ = server.join();
+        std::thread::sleep(Duration::from_millis(100));
+        let err = conn
+            .call_raw("m", &RpcSaslProto::default())
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("TOKEN"), "{err}");
     }
 
     #[test]
