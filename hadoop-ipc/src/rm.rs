@@ -293,13 +293,19 @@ impl AmRmClient {
             tracking_url: Some(tracking_url.to_string()),
             final_application_status: Some(final_status as i32),
         };
-        for _ in 0..300 {
+        // The RM confirms once it has saved the final state, usually a few ms after the
+        // first call: ask again soon, then every 100 ms (Hadoop's own client always
+        // waits 100 ms), for at most 30 s.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut pause = Duration::from_millis(5);
+        while tokio::time::Instant::now() < deadline {
             let resp: y::FinishApplicationMasterResponseProto =
                 self.rpc.call("finishApplicationMaster", &req, true).await?;
             if resp.is_unregistered.unwrap_or(false) {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
         Err(IpcError::Timeout {
             what: "unregistering from the ResourceManager (never confirmed)".into(),

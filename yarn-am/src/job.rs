@@ -273,12 +273,6 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
             let _ = fs.delete(&args.output).await;
         }
     }
-    if let Some(dir) = &staged.staging_dir
-        && let Ok(fs) = output_fs(dir, &staged).await
-        && let Err(e) = fs.delete(dir).await
-    {
-        warn!("could not remove the staging directory {dir}: {e}");
-    }
     let (status, diagnostics) = match &outcome {
         Ok(d) => (FinalStatus::Succeeded, d.clone()),
         Err(AmError::Killed) => (FinalStatus::Killed, "killed".to_string()),
@@ -290,7 +284,6 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
         FinalStatus::Killed => "KILLED",
     };
     driver.finish_app(state, &diagnostics);
-    write_history(&driver, &staged, &app_id).await;
     if status != FinalStatus::Killed && !staged.ui_linger.is_zero() {
         info!(
             seconds = staged.ui_linger.as_secs(),
@@ -298,11 +291,30 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
         );
         linger(&mut rm, staged.ui_linger, &mut sigterm).await;
     }
+    // The output is committed (or removed) by now. Unregistering stamps the
+    // application's finish time; YARN reports it FINISHED only once this process has
+    // exited, so the history file and the staging directory's removal, done while the
+    // RM confirms, still come before anyone sees FINISHED (Spark and MapReduce also
+    // clean up their staging directories after unregistering).
     // No final tracking URL: this UI ends with the AM; `spindle history` shows it after.
-    rm.finish(status, &diagnostics, "")
-        .await
-        .map_err(ipc("unregistering from the ResourceManager"))?;
+    let (unregistered, (), ()) = tokio::join!(
+        rm.finish(status, &diagnostics, ""),
+        write_history(&driver, &staged, &app_id),
+        remove_staging_dir(&staged),
+    );
+    unregistered.map_err(ipc("unregistering from the ResourceManager"))?;
     outcome
+}
+
+/// Removes the application's staging directory (its uploaded files); a failure is
+/// logged, not fatal.
+async fn remove_staging_dir(staged: &Staged) {
+    if let Some(dir) = &staged.staging_dir
+        && let Ok(fs) = output_fs(dir, staged).await
+        && let Err(e) = fs.delete(dir).await
+    {
+        warn!("could not remove the staging directory {dir}: {e}");
+    }
 }
 
 /// Keeps the AM (and its UI) alive for `how_long`, heartbeating so YARN does not expire
