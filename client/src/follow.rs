@@ -17,13 +17,17 @@ use crate::rm::{AppReport, RmClient};
 
 /// How long the AM's progress page may take.
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause after the first poll.
+const FIRST_POLL_PAUSE: Duration = Duration::from_millis(50);
+
 /// Consecutive failed RM polls tolerated before giving up (each already retried).
 const MAX_RM_FAILURES: u32 = 5;
 
 /// How to follow.
 #[derive(Debug, Clone)]
 pub struct FollowOptions {
-    /// Time between polls.
+    /// Time between polls once the application has run a while (the first polls
+    /// come sooner: see [`poll_pause`]).
     pub poll: Duration,
     /// Stop following after this long.
     pub timeout: Option<Duration>,
@@ -277,8 +281,15 @@ async fn poll_until_final(
                 ),
             });
         }
-        tokio::time::sleep(options.poll).await;
+        tokio::time::sleep(poll_pause(polls, options.poll)).await;
     }
+}
+
+/// The pause after poll number `polls` (from 1): 50 ms, doubling up to `max`. A tiny
+/// job ends within half a second, and a fixed 500 ms pause would hide that.
+pub fn poll_pause(polls: u64, max: Duration) -> Duration {
+    let doublings = polls.saturating_sub(1).min(16) as u32;
+    (FIRST_POLL_PAUSE * 2u32.pow(doublings)).min(max)
 }
 
 #[cfg(test)]
@@ -302,6 +313,15 @@ mod tests {
             elapsed_time: 0,
             am_container_logs: None,
         }
+    }
+
+    #[test]
+    fn polls_start_quick_and_slow_down_to_the_interval() {
+        let max = Duration::from_millis(500);
+        let pauses: Vec<u128> = (1..=6).map(|n| poll_pause(n, max).as_millis()).collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 500, 500]);
+        assert_eq!(poll_pause(u64::MAX, max), max);
+        assert_eq!(poll_pause(1, Duration::from_millis(20)).as_millis(), 20);
     }
 
     #[test]
