@@ -132,8 +132,11 @@ impl Part {
 pub struct BenchSettings {
     /// Systems run.
     pub systems: Vec<String>,
-    /// Runs per figure.
+    /// Runs per figure (P2, P4).
     pub runs: usize,
+    /// Runs per figure of P1 (older results: same as `runs`).
+    #[serde(default)]
+    pub p1_runs: usize,
     /// Untimed runs of each system before P1's timed runs.
     #[serde(default)]
     pub warmup: usize,
@@ -559,9 +562,13 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(out, "# Spindle benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `integration/bench` on {} at commit `{}`. Each figure is the median of {} run(s) with (min–max). \
+        "Written by `integration/bench` on {} at commit `{}`. Each figure is the median of {} run(s) ({} for P1, \
+         whose times swing by up to a NodeManager heartbeat) with (min–max). \
          Times are the ResourceManager's (application accepted → finished); MB = 10^6 bytes.\n",
-        m.date_utc, m.git_commit, s.runs
+        m.date_utc,
+        m.git_commit,
+        s.runs,
+        if s.p1_runs == 0 { s.runs } else { s.p1_runs }
     );
     if !r.valid {
         let _ = writeln!(out, "**This run is INVALID: see Problems below.**\n");

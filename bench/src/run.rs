@@ -58,8 +58,10 @@ impl Row {
 /// `cfg.out_dir`. A failed job or a wrong answer does not stop it: the results say so
 /// (`valid: false`). Setup problems (no Java, no pip, no binaries) stop it early.
 pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
-    if cfg.runs == 0 {
-        return Err(BenchError::Invalid("--runs must be at least 1".into()));
+    if cfg.runs == 0 || cfg.p1_runs == 0 {
+        return Err(BenchError::Invalid(
+            "--runs and --p1-runs must be at least 1".into(),
+        ));
     }
     if cfg.systems.is_empty() {
         return Err(BenchError::Invalid("no system to run".into()));
@@ -124,6 +126,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
     let settings = BenchSettings {
         systems: cfg.systems.iter().map(|s| s.key().to_string()).collect(),
         runs: cfg.runs,
+        p1_runs: cfg.p1_runs,
         warmup: cfg.warmup,
         executors: cfg.executors,
         executor_cores: cfg.executor_cores,
@@ -400,7 +403,12 @@ async fn run_part(
             }
         }
     }
-    for run in 1..=cfg.runs {
+    let runs = if kind == PartKind::P1 {
+        cfg.p1_runs
+    } else {
+        cfg.runs
+    };
+    for run in 1..=runs {
         // Rotate the cluster systems' order so none always goes first.
         let mut order: Vec<Row> = rows.iter().copied().filter(|r| *r == Row::Local).collect();
         let n = cluster_systems.len();
@@ -431,7 +439,7 @@ async fn run_part(
                 &name,
                 row,
                 run,
-                cfg.runs,
+                runs,
                 rate_bytes,
                 &record,
                 reference.as_ref(),
