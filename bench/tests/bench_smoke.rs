@@ -105,7 +105,10 @@ async fn light_mode_answers_match_and_tables_are_written() {
                         run["rm_seconds"].as_f64().is_some_and(|t| t > 0.0),
                         "{s}: {run}"
                     );
-                    // The AM's process was sampled from /proc.
+                }
+                // The AM's process was sampled from /proc. Not the floor's: it lives a
+                // few ms, under the sampler's 100 ms period, and is often missed.
+                if *s != "local" && *s != "floor" {
                     assert!(
                         run["memory"]["am"]["peak_bytes"]
                             .as_u64()
