@@ -470,7 +470,7 @@ pub async fn ensure_cluster() -> Result<&'static Cluster, ClusterError> {
 fn node_managers_ready(nodes: &serde_json::Value) -> Result<(), String> {
     let listed = nodes["nodes"]["node"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let running = listed.iter().filter(|n| n["state"] == "RUNNING").count();
     if running >= 2 {
