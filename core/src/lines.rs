@@ -196,6 +196,9 @@ mod tests {
         async fn write(&self, path: &str, _data: Bytes) -> Result<(), CoreError> {
             self.unsupported("writing", path)
         }
+        async fn create(&self, path: &str) -> Result<Box<dyn crate::fs::FileWriter>, CoreError> {
+            self.unsupported("creating", path)
+        }
         async fn mkdirs(&self, path: &str) -> Result<(), CoreError> {
             self.unsupported("creating", path)
         }

@@ -34,7 +34,8 @@ use tracing::{debug, info, warn};
 use crate::ExitReason;
 use crate::config::ExecutorConfig;
 use crate::connect::kind_name;
-use crate::task::{FsCache, TaskOutput, execute};
+use crate::task::{TaskOutput, execute};
+use spindle_core::fs::FsCache;
 
 /// Messages queued for the writer; senders wait when it is full.
 const OUTBOX: usize = 64;

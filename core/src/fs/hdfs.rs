@@ -13,6 +13,7 @@ use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use spindle_hadoop_ipc::namenode::NameNodeClient;
 
 use super::{
+    FileWriter,
     Block, FileInfo, FileSystem, Uri, expand_inputs, has_glob, is_hidden, normalize_slashes,
     split_uri, with_default_port,
 };
@@ -37,6 +38,55 @@ pub struct HdfsFs {
     client: Client,
     namenode: NameNodeClient,
     readers: Mutex<ReaderCache>,
+}
+
+/// A file being written to HDFS; removed again if the write fails or is aborted (it
+/// was created by us: `overwrite(false)`).
+struct HdfsWriter {
+    writer: hdfs_native::file::FileWriter,
+    client: Client,
+    path: String,
+    uri: String,
+}
+
+impl HdfsWriter {
+    async fn remove(&self) {
+        if let Err(e) = self.client.delete(&self.path, false).await {
+            tracing::warn!(path = %self.uri, error = %e, "cannot remove a failed write");
+        }
+    }
+
+    fn err(&self, e: &HdfsError) -> CoreError {
+        CoreError::Fs {
+            op: "writing",
+            path: self.uri.clone(),
+            message: error_text(e),
+        }
+    }
+}
+
+#[async_trait]
+impl FileWriter for HdfsWriter {
+    async fn write(&mut self, data: Bytes) -> Result<(), CoreError> {
+        match self.writer.write_bytes(data).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.err(&e)),
+        }
+    }
+
+    async fn close(mut self: Box<Self>) -> Result<(), CoreError> {
+        if let Err(e) = self.writer.close().await {
+            let err = self.err(&e);
+            self.remove().await;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        let _ = self.writer.close().await;
+        self.remove().await;
+    }
 }
 
 impl std::fmt::Debug for HdfsFs {
@@ -346,6 +396,21 @@ impl FileSystem for HdfsFs {
 
     async fn write(&self, path: &str, data: Bytes) -> Result<(), CoreError> {
         self.write_with_block_size(path, data, None).await
+    }
+
+    async fn create(&self, path: &str) -> Result<Box<dyn FileWriter>, CoreError> {
+        let p = self.hdfs_path(path)?;
+        self.forget(&p);
+        let options = WriteOptions::default().overwrite(false).create_parent(true);
+        let writer = self
+            .timed("creating", &p, self.client.create(&p, options))
+            .await?;
+        Ok(Box::new(HdfsWriter {
+            writer,
+            client: self.client.clone(),
+            uri: self.uri(&p),
+            path: p,
+        }))
     }
 
     async fn mkdirs(&self, path: &str) -> Result<(), CoreError> {

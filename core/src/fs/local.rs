@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Block, FileInfo, FileSystem, Uri, expand_inputs, has_glob, is_hidden, split_uri};
+use super::{Block, FileInfo, FileSystem, FileWriter, Uri, expand_inputs, has_glob, is_hidden, split_uri};
 use crate::error::CoreError;
 
 /// The nominal block size of local files (Hadoop's `fs.local.block.size` default).
@@ -259,6 +259,26 @@ impl FileSystem for LocalFs {
         .await
     }
 
+    async fn create(&self, path: &str) -> Result<Box<dyn FileWriter>, CoreError> {
+        let p = LocalFs::local_path(path)?;
+        let shown = path.to_string();
+        let file = blocking("creating", path, {
+            let p = p.clone();
+            move || {
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&p)
+            }
+        })
+        .await?;
+        Ok(Box::new(LocalWriter {
+            file: Some(file),
+            path: p,
+            shown,
+        }))
+    }
+
     async fn mkdirs(&self, path: &str) -> Result<(), CoreError> {
         let p = LocalFs::local_path(path)?;
         blocking("creating directory", path, move || {
@@ -320,6 +340,59 @@ fn fs_err(op: &'static str, path: &str, e: &std::io::Error) -> CoreError {
         op,
         path: path.to_string(),
         message: e.to_string(),
+    }
+}
+
+/// A local file being written; removed again if the write fails or is aborted.
+struct LocalWriter {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    shown: String,
+}
+
+impl LocalWriter {
+    /// Runs `f` on the file off the runtime, giving the file back afterwards.
+    async fn with_file<T: Send + 'static>(
+        &mut self,
+        op: &'static str,
+        f: impl FnOnce(&mut std::fs::File) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, CoreError> {
+        let mut file = self.file.take().ok_or_else(|| CoreError::Fs {
+            op,
+            path: self.shown.clone(),
+            message: "the file was lost by an earlier failed write".into(),
+        })?;
+        let (file, out) = blocking(op, &self.shown, move || {
+            let out = f(&mut file);
+            Ok((file, out))
+        })
+        .await?;
+        self.file = Some(file);
+        out.map_err(|e| fs_err(op, &self.shown, &e))
+    }
+}
+
+#[async_trait]
+impl FileWriter for LocalWriter {
+    async fn write(&mut self, data: Bytes) -> Result<(), CoreError> {
+        let written = self.with_file("writing", move |f| f.write_all(&data)).await;
+        if written.is_err() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        written
+    }
+
+    async fn close(mut self: Box<Self>) -> Result<(), CoreError> {
+        let synced = self.with_file("writing", |f| f.sync_all()).await;
+        if synced.is_err() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        synced
+    }
+
+    async fn abort(self: Box<Self>) {
+        drop(self.file);
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -8,6 +8,7 @@
 //!
 //! It does not plan splits or read records (`split`, `lines`); it only moves bytes.
 
+mod cache;
 mod hdfs;
 mod local;
 
@@ -18,6 +19,7 @@ use bytes::Bytes;
 
 use crate::error::CoreError;
 
+pub use cache::FsCache;
 pub use hdfs::HdfsFs;
 pub use local::LocalFs;
 
@@ -65,6 +67,9 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug {
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, CoreError>;
     /// Writes a whole file (creating parents), replacing nothing: fails if it exists.
     async fn write(&self, path: &str, data: Bytes) -> Result<(), CoreError>;
+    /// Creates a file to write in pieces (creating parents), replacing nothing: fails if
+    /// it exists. The file is whole only after [`FileWriter::close`].
+    async fn create(&self, path: &str) -> Result<Box<dyn FileWriter>, CoreError>;
     /// Creates a directory and its parents.
     async fn mkdirs(&self, path: &str) -> Result<(), CoreError>;
     /// Renames `from` to `to` (fails if `to` exists).
@@ -73,6 +78,17 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug {
     async fn delete(&self, path: &str) -> Result<bool, CoreError>;
     /// Lists a directory's direct children.
     async fn list_dir(&self, path: &str) -> Result<Vec<FileInfo>, CoreError>;
+}
+
+/// A file being written, a piece at a time (output larger than memory).
+#[async_trait]
+pub trait FileWriter: Send {
+    /// Appends `data`.
+    async fn write(&mut self, data: Bytes) -> Result<(), CoreError>;
+    /// Finishes the file.
+    async fn close(self: Box<Self>) -> Result<(), CoreError>;
+    /// Gives up: the file is removed, errors are logged (the caller already has one).
+    async fn abort(self: Box<Self>);
 }
 
 /// The file system for `uri`: HDFS for `hdfs://` (and for bare paths when

@@ -1,0 +1,261 @@
+//! The DAG scheduler: turns an action into a job of stages cut at shuffle boundaries,
+//! runs the map stages a job needs whose outputs do not exist yet (a later job reuses
+//! the shuffle outputs of an earlier one), then the result stage; and the local backend
+//! that runs a stage's tasks on this machine's cores.
+//!
+//! Which executor runs which task, retries and locality are the backend's business: the
+//! scheduler hands it a stage's tasks as bytes and gets their answers back.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::env::TaskEnv;
+use crate::plan::{AnyNode, Dep, Node};
+use crate::shuffle::{MapOutputs, MapStatus, ShuffleDep};
+use crate::ship::Fingerprint;
+use crate::task::{Action, Origin, encode_result, run_task, task_header};
+
+/// One task as the backend sees it.
+pub(crate) struct TaskSpec {
+    pub partition: usize,
+    pub bytes: Vec<u8>,
+    /// Hosts holding the task's input, best first.
+    pub prefs: Vec<String>,
+}
+
+/// A stage's tasks, ready to run.
+pub(crate) struct StageTasks {
+    pub id: u32,
+    pub name: String,
+    pub tasks: Vec<TaskSpec>,
+    /// Stop with [`Error::ResultTooLarge`] once the answers pass this many bytes.
+    pub result_limit: Option<u64>,
+}
+
+/// Runs stages.
+pub(crate) trait Backend: Send + Sync {
+    /// Every task of `stage`; the answers in task order, or the first failure.
+    fn run_stage(&self, stage: &StageTasks) -> Result<Vec<Vec<u8>>>;
+}
+
+/// Plans and runs jobs.
+pub(crate) struct DagScheduler {
+    outputs: Arc<MapOutputs>,
+    backend: Box<dyn Backend>,
+    fingerprint: Fingerprint,
+    next_stage: AtomicU32,
+    next_job: AtomicU32,
+    max_result_size: u64,
+}
+
+impl DagScheduler {
+    pub(crate) fn new(
+        outputs: Arc<MapOutputs>,
+        backend: Box<dyn Backend>,
+        fingerprint: Fingerprint,
+        max_result_size: u64,
+    ) -> Self {
+        DagScheduler {
+            outputs,
+            backend,
+            fingerprint,
+            next_stage: AtomicU32::new(0),
+            next_job: AtomicU32::new(0),
+            max_result_size,
+        }
+    }
+
+    pub(crate) fn new_job_id(&self) -> u32 {
+        self.next_job.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs action `A` over `parts` of `node`: first every missing shuffle output it
+    /// depends on, in dependency order, then one result task per partition.
+    pub(crate) fn run_job<T: 'static, A: Action<T>>(
+        &self,
+        node: &Arc<dyn Node<T>>,
+        parts: &[usize],
+        state: &A::State,
+        action: &str,
+    ) -> Result<Vec<A::Out>> {
+        let started = Instant::now();
+        for dep in shuffle_order(node.clone()) {
+            self.run_map_stage(dep.as_ref())?;
+        }
+        let stage = self.next_stage.fetch_add(1, Ordering::Relaxed);
+        let mut tasks = Vec::with_capacity(parts.len());
+        for &p in parts {
+            let mut e = task_header(&self.fingerprint)?;
+            encode_result::<T, A>(node.as_ref(), p, state, &mut e)?;
+            tasks.push(TaskSpec {
+                partition: p,
+                bytes: e.finish(),
+                prefs: node.prefs(p),
+            });
+        }
+        let stage_tasks = StageTasks {
+            id: stage,
+            name: format!("{action} of {}", node.meta().name),
+            tasks,
+            result_limit: Some(self.max_result_size),
+        };
+        let answers = self.backend.run_stage(&stage_tasks).map_err(|e| match e {
+            Error::ResultTooLarge { size, limit, .. } => Error::ResultTooLarge {
+                action: stage_tasks.name.clone(),
+                size,
+                limit,
+            },
+            other => other,
+        })?;
+        let outs = answers
+            .iter()
+            .map(|a| {
+                postcard::from_bytes::<A::Out>(a).map_err(|e| Error::Codec {
+                    op: "decode a task's result",
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tracing::debug!(stage, action, elapsed_ms = started.elapsed().as_millis() as u64, "job done");
+        Ok(outs)
+    }
+
+    fn run_map_stage(&self, dep: &dyn ShuffleDep) -> Result<()> {
+        let parent = dep.parent();
+        let missing = self.outputs.missing(dep.id(), parent.meta().partitions);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let stage = self.next_stage.fetch_add(1, Ordering::Relaxed);
+        let mut tasks = Vec::with_capacity(missing.len());
+        for &m in &missing {
+            let mut e = task_header(&self.fingerprint)?;
+            dep.encode_map_task(m, &mut e)?;
+            tasks.push(TaskSpec {
+                partition: m,
+                bytes: e.finish(),
+                prefs: parent.prefs(m),
+            });
+        }
+        let stage_tasks = StageTasks {
+            id: stage,
+            name: format!("shuffle {} of {}", dep.id(), parent.meta().name),
+            tasks,
+            result_limit: None,
+        };
+        let answers = self.backend.run_stage(&stage_tasks)?;
+        for (m, a) in missing.into_iter().zip(answers) {
+            let status: MapStatus = postcard::from_bytes(&a).map_err(|e| Error::Codec {
+                op: "decode a map status",
+                message: e.to_string(),
+            })?;
+            self.outputs.set(dep.id(), m, status);
+        }
+        Ok(())
+    }
+}
+
+/// The shuffles `node` depends on, each after the shuffles it depends on itself.
+fn shuffle_order(node: Arc<dyn AnyNode>) -> Vec<Arc<dyn ShuffleDep>> {
+    fn visit(
+        node: &Arc<dyn AnyNode>,
+        seen_nodes: &mut HashSet<u64>,
+        seen_shuffles: &mut HashSet<u32>,
+        out: &mut Vec<Arc<dyn ShuffleDep>>,
+    ) {
+        if !seen_nodes.insert(node.meta().id) {
+            return;
+        }
+        for dep in node.deps() {
+            match dep {
+                Dep::Narrow(parent) => visit(&parent, seen_nodes, seen_shuffles, out),
+                Dep::Shuffle(s) => {
+                    if seen_shuffles.insert(s.id()) {
+                        visit(&s.parent(), seen_nodes, seen_shuffles, out);
+                        out.push(s);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    visit(&node, &mut HashSet::new(), &mut HashSet::new(), &mut out);
+    out
+}
+
+/// Runs tasks on this machine: `cores` threads take a stage's tasks in turn.
+pub(crate) struct LocalBackend {
+    pub cores: usize,
+    pub env: Arc<TaskEnv>,
+    attempts: AtomicU64,
+}
+
+impl LocalBackend {
+    pub(crate) fn new(cores: usize, env: Arc<TaskEnv>) -> Self {
+        LocalBackend {
+            cores: cores.max(1),
+            env,
+            attempts: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn run_stage(&self, stage: &StageTasks) -> Result<Vec<Vec<u8>>> {
+        let queue: Mutex<VecDeque<usize>> = Mutex::new((0..stage.tasks.len()).collect());
+        let answers: Mutex<Vec<Option<Vec<u8>>>> = Mutex::new(vec![None; stage.tasks.len()]);
+        let failure: Mutex<Option<Error>> = Mutex::new(None);
+        let stop = AtomicBool::new(false);
+        let result_bytes = AtomicU64::new(0);
+        let lock = |m: &Mutex<VecDeque<usize>>| m.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+        let fail = |e: Error| {
+            stop.store(true, Ordering::SeqCst);
+            failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+        };
+        std::thread::scope(|s| {
+            for _ in 0..self.cores.min(stage.tasks.len()) {
+                s.spawn(|| {
+                    while !stop.load(Ordering::SeqCst) {
+                        let Some(i) = lock(&queue) else { break };
+                        let task = &stage.tasks[i];
+                        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) as u32;
+                        match run_task(&task.bytes, Origin::ThisProcess, self.env.clone(), stage.id, task.partition, attempt) {
+                            Ok(answer) => {
+                                let total = result_bytes.fetch_add(answer.len() as u64, Ordering::SeqCst)
+                                    + answer.len() as u64;
+                                if let Some(limit) = stage.result_limit.filter(|&l| total > l) {
+                                    fail(Error::ResultTooLarge {
+                                        action: stage.name.clone(),
+                                        size: total,
+                                        limit,
+                                    });
+                                    break;
+                                }
+                                answers.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(answer);
+                            }
+                            Err(e) => fail(Error::Task {
+                                stage: stage.id,
+                                partition: task.partition,
+                                what: stage.name.clone(),
+                                message: e.to_string(),
+                            }),
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            return Err(e);
+        }
+        answers
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| a.ok_or_else(|| Error::Internal(format!("task {i} of {} gave no answer", stage.name))))
+            .collect()
+    }
+}
