@@ -3,6 +3,7 @@
 //! Flags are kept as typed text here and validated once, with the settings file and
 //! environment, by `spindle_conf::SettingsLayers`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -24,7 +25,8 @@ Examples:
   spindle submit --num-executors 4 --executor-memory 1g --reducers 8 \\
       wordcount hdfs://nn:8020/data/books /out/wc
   spindle submit --queue etl --name errors grep /logs/2024 /out/errors 'ERROR [a-z]+'
-  spindle submit --detach --conf spindle.log=debug linecount /data /out/lines"
+  spindle submit --detach --conf spindle.log=debug linecount /data /out/lines
+  spindle submit --num-executors 4 ./target/release/my-app --input /data --iterations 10"
     };
 }
 
@@ -42,6 +44,10 @@ Before anything is staged or submitted, spindle checks that the input exists, th
 does not, the queue is a leaf queue of the scheduler and the containers asked for fit the \
 largest one YARN grants. The binaries staged are spindle-am and spindle-executor from the \
 directory of spindle itself, or SPINDLE_AM_BINARY and SPINDLE_EXECUTOR_BINARY.
+
+An application of your own (a Rust binary whose main calls spindle::main) is staged once \
+per build and runs as the driver inside the AM and as every executor; its arguments follow \
+its path. Its inputs and outputs are its own business: spindle checks only the binary.
 
 Exit codes: 0 the application FINISHED and SUCCEEDED (with --detach: it was submitted); \
 1 it failed or was killed, or the cluster could not be used; 2 the request is invalid or a \
@@ -175,20 +181,58 @@ pub struct SubmitArgs {
     /// Stop following after this long (e.g. 90s, 30m, 2h); the application keeps running
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-    /// The job.
-    #[arg(value_enum)]
-    pub job: Job,
-    /// Input: a file, a directory or a glob (bare paths are on fs.defaultFS).
-    pub input: String,
-    /// Output directory; must not exist.
-    pub output: String,
-    /// The job's arguments: grep takes one, the regular expression.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "JOB_ARGS"
-    )]
-    pub job_args: Vec<String>,
+    /// What to run: a built-in job (wordcount, linecount or grep), or the path of an
+    /// application built on the spindle crate (e.g. ./target/release/my-app)
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// A built-in job's INPUT OUTPUT [REGEX] (bare paths are on fs.defaultFS; the output
+    /// must not exist), or the application's own arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+/// What `spindle submit` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A built-in job.
+    Builtin {
+        job: Job,
+        input: String,
+        output: String,
+        job_args: Vec<String>,
+    },
+    /// A user's application binary and its arguments.
+    Program { path: PathBuf, args: Vec<String> },
+}
+
+impl SubmitArgs {
+    /// Tells a built-in job from an application's path: a name with a `/`, or a file
+    /// that exists, is a program.
+    pub fn target(&self) -> Result<Target, String> {
+        let builtin = Job::value_variants()
+            .iter()
+            .find(|j| j.name() == self.app)
+            .copied();
+        match builtin {
+            Some(job) if !self.app.contains('/') => match self.args.as_slice() {
+                [input, output, rest @ ..] => Ok(Target::Builtin {
+                    job,
+                    input: input.clone(),
+                    output: output.clone(),
+                    job_args: rest.to_vec(),
+                }),
+                _ => Err(format!("{} needs an INPUT and an OUTPUT", job.name())),
+            },
+            _ if self.app.contains('/') || Path::new(&self.app).is_file() => Ok(Target::Program {
+                path: PathBuf::from(&self.app),
+                args: self.args.clone(),
+            }),
+            _ => Err(format!(
+                "{:?} is neither a built-in job (wordcount, linecount, grep) nor an application's path (like ./target/release/my-app)",
+                self.app
+            )),
+        }
+    }
 }
 
 /// The built-in jobs.
@@ -283,10 +327,15 @@ mod tests {
             "/out",
             "-v|--x",
         ]);
-        assert_eq!(s.job, Job::Grep);
-        assert_eq!(s.input, "/in");
-        assert_eq!(s.output, "/out");
-        assert_eq!(s.job_args, vec!["-v|--x"]);
+        assert_eq!(
+            s.target(),
+            Ok(Target::Builtin {
+                job: Job::Grep,
+                input: "/in".into(),
+                output: "/out".into(),
+                job_args: vec!["-v|--x".into()],
+            })
+        );
         assert_eq!(s.num_executors.as_deref(), Some("4"));
         assert_eq!(s.executor_memory.as_deref(), Some("1g"));
         assert_eq!(s.conf, vec!["spindle.reducers=3", "spindle.log=debug"]);
@@ -296,10 +345,18 @@ mod tests {
     }
 
     #[test]
-    fn unknown_jobs_are_usage_errors() {
-        let err = Cli::try_parse_from(["spindle", "submit", "sort", "/in", "/out"])
-            .expect_err("should be refused");
-        assert_eq!(err.exit_code(), 2);
+    fn unknown_jobs_are_usage_errors_and_paths_are_programs() {
+        let err = submit(&["sort", "/in", "/out"]).target().expect_err("should be refused");
+        assert!(err.contains("neither a built-in job"), "{err}");
+        let err = submit(&["wordcount", "/in"]).target().expect_err("no output");
+        assert!(err.contains("needs an INPUT and an OUTPUT"), "{err}");
+        assert_eq!(
+            submit(&["./target/my-app", "--iterations", "3"]).target(),
+            Ok(Target::Program {
+                path: PathBuf::from("./target/my-app"),
+                args: vec!["--iterations".into(), "3".into()],
+            })
+        );
     }
 
     #[test]

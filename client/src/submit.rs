@@ -23,7 +23,7 @@ use spindle_core::CoreError;
 use spindle_core::fs::{FileInfo, FileSystem, for_uri};
 use spindle_hadoop_ipc::Visibility;
 
-use crate::cli::{Job, SubmitArgs};
+use crate::cli::{Job, SubmitArgs, Target};
 use crate::follow::{FollowOptions, follow};
 use crate::rm::{NewApplication, ResourceLimit, RmClient, SchedulerFacts};
 use crate::shell;
@@ -401,6 +401,8 @@ pub struct Submission {
     pub queue: String,
     /// AM container memory, MiB.
     pub driver_mb: u64,
+    /// The AM binary's name in its container.
+    pub am_name: String,
     /// The staged AM binary.
     pub am: Resource,
     /// Shipped files by link name.
@@ -416,7 +418,7 @@ pub struct Submission {
 /// The JSON body of `POST /ws/v1/cluster/apps`. Environment values are escaped for the
 /// double quotes YARN puts them in (`export K="v"`).
 pub fn submission_body(s: &Submission) -> Value {
-    let mut resources = vec![s.am.local_resource(AM_BINARY)];
+    let mut resources = vec![s.am.local_resource(&s.am_name)];
     resources.extend(s.files.iter().map(|(n, r)| r.local_resource(n)));
     let env: Vec<Value> = s
         .environment
@@ -441,6 +443,19 @@ pub fn submission_body(s: &Submission) -> Value {
             },
         },
     })
+}
+
+/// What an application's AM (its own binary, as the driver) reads besides the common
+/// environment: its role, its name in containers, and how to size executors.
+pub fn program_environment(name: &str, settings: &SpindleSettings) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("SPINDLE_ROLE".to_string(), "driver".to_string()),
+        ("SPINDLE_APP_PROGRAM".to_string(), name.to_string()),
+        ("SPINDLE_EXECUTOR_INSTANCES".to_string(), settings.num_executors.to_string()),
+        ("SPINDLE_EXECUTOR_MEMORY_MB".to_string(), settings.executor_memory.mib().to_string()),
+        ("SPINDLE_EXECUTOR_CORES".to_string(), settings.executor_cores.to_string()),
+        ("SPINDLE_TASK_MAX_ATTEMPTS".to_string(), settings.task_max_attempts.to_string()),
+    ])
 }
 
 /// The AM's environment.
@@ -492,12 +507,53 @@ struct Checked {
     conf: HadoopConf,
     user: String,
     default_fs: String,
-    input: String,
-    output: String,
     name: String,
-    binaries: Binaries,
+    target: CheckedTarget,
     files: Vec<ShippedFile>,
     remote_files: BTreeMap<String, Resource>,
+}
+
+/// The checked target, with full URIs.
+enum CheckedTarget {
+    Builtin {
+        job: Job,
+        job_args: Vec<String>,
+        input: String,
+        output: String,
+        binaries: Binaries,
+    },
+    /// An application's binary: `name` is its file name, also its name in containers.
+    Program {
+        path: PathBuf,
+        name: String,
+        args: Vec<String>,
+    },
+}
+
+/// Checks an application's binary: a plain-named, executable ELF file.
+pub fn check_program(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .ok_or_else(|| format!("application {shown}: its file name must be letters, digits, '.', '_' or '-'"))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("application {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("application {shown} is not a file"));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("application {shown} is not executable (chmod +x it, or build it with cargo)"));
+    }
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+    if read.is_err() || magic != *b"\x7fELF" {
+        return Err(format!(
+            "application {shown} is not a Linux executable (an ELF binary built with cargo for the cluster's platform)"
+        ));
+    }
+    Ok(name.to_string())
 }
 
 fn fs_error(what: String) -> impl FnOnce(CoreError) -> ClientError {
@@ -516,34 +572,63 @@ async fn file_system(
 
 /// Runs every check; returns all failures together.
 async fn check(
-    args: &SubmitArgs,
+    target: &Target,
     settings: &SpindleSettings,
     rm: &RmClient,
     conf: HadoopConf,
     user: String,
 ) -> Result<Checked, ClientError> {
     let mut failures = Vec::new();
-    if let Err(e) = check_job_args(args.job, &args.job_args) {
-        failures.push(e);
-    }
     let default_fs = conf.default_fs()?;
-    let input = resolve_uri(&args.input, &default_fs, &user);
-    let output = resolve_uri(&args.output, &default_fs, &user);
-    let name = settings
-        .app_name
-        .clone()
-        .unwrap_or_else(|| format!("spindle-{}", args.job.name()));
-    let words = am_words(args.job, &args.job_args, &input, &output, settings);
-    if let Err(e) = am_command(&words) {
-        failures.push(e);
-    }
-    let binaries = find_binaries().unwrap_or_else(|f| {
-        failures.extend(f);
-        Binaries {
-            am: PathBuf::new(),
-            executor: PathBuf::new(),
+    let (checked, name) = match target {
+        Target::Builtin {
+            job,
+            input,
+            output,
+            job_args,
+        } => {
+            if let Err(e) = check_job_args(*job, job_args) {
+                failures.push(e);
+            }
+            let input = resolve_uri(input, &default_fs, &user);
+            let output = resolve_uri(output, &default_fs, &user);
+            let words = am_words(*job, job_args, &input, &output, settings);
+            if let Err(e) = am_command(&words) {
+                failures.push(e);
+            }
+            let binaries = find_binaries().unwrap_or_else(|f| {
+                failures.extend(f);
+                Binaries {
+                    am: PathBuf::new(),
+                    executor: PathBuf::new(),
+                }
+            });
+            let checked = CheckedTarget::Builtin {
+                job: *job,
+                job_args: job_args.clone(),
+                input,
+                output,
+                binaries,
+            };
+            (checked, format!("spindle-{}", job.name()))
         }
-    });
+        Target::Program { path, args } => {
+            let name = check_program(path).unwrap_or_else(|e| {
+                failures.push(e);
+                String::new()
+            });
+            if let Err(e) = program_command(&name, args) {
+                failures.push(e);
+            }
+            let checked = CheckedTarget::Program {
+                path: path.clone(),
+                name: name.clone(),
+                args: args.clone(),
+            };
+            (checked, name)
+        }
+    };
+    let name = settings.app_name.clone().unwrap_or(name);
     let files = plan_files(&settings.files).unwrap_or_else(|f| {
         failures.extend(f);
         Vec::new()
@@ -563,20 +648,23 @@ async fn check(
     let (max, source) = max_container(&facts, queue, &conf);
     failures.extend(check_sizes(settings, max, &source));
 
-    // The file systems: input present, output absent, remote files present.
-    let in_fs = file_system(&input, &conf, &user).await?;
-    match in_fs.list_inputs(&input).await {
-        Ok(_) => {}
-        Err(CoreError::InputMissing(_)) => failures.push(format!("input {input} does not exist")),
-        Err(e) => return Err(fs_error(format!("cannot list the input {input}"))(e)),
-    }
-    let out_fs = file_system(&output, &conf, &user).await?;
-    match out_fs.info(&output).await {
-        Ok(None) => {}
-        Ok(Some(_)) => failures.push(format!(
-            "output {output} already exists; choose another path or delete it first"
-        )),
-        Err(e) => return Err(fs_error(format!("cannot look up the output {output}"))(e)),
+    // The file systems: input present, output absent (for a built-in job: what an
+    // application reads and writes is its own), remote files present.
+    if let CheckedTarget::Builtin { input, output, .. } = &checked {
+        let in_fs = file_system(input, &conf, &user).await?;
+        match in_fs.list_inputs(input).await {
+            Ok(_) => {}
+            Err(CoreError::InputMissing(_)) => failures.push(format!("input {input} does not exist")),
+            Err(e) => return Err(fs_error(format!("cannot list the input {input}"))(e)),
+        }
+        let out_fs = file_system(output, &conf, &user).await?;
+        match out_fs.info(output).await {
+            Ok(None) => {}
+            Ok(Some(_)) => failures.push(format!(
+                "output {output} already exists; choose another path or delete it first"
+            )),
+            Err(e) => return Err(fs_error(format!("cannot look up the output {output}"))(e)),
+        }
     }
     let mut remote_files = BTreeMap::new();
     for f in &files {
@@ -607,13 +695,17 @@ async fn check(
         conf,
         user,
         default_fs,
-        input,
-        output,
         name,
-        binaries,
+        target: checked,
         files,
         remote_files,
     })
+}
+
+/// An application's AM command: the binary with its arguments, quoted for YARN.
+pub fn program_command(name: &str, args: &[String]) -> Result<String, String> {
+    let words: Vec<String> = std::iter::once(format!("./{name}")).chain(args.iter().cloned()).collect();
+    shell::yarn_command(&words, LOG_REDIRECTS)
 }
 
 async fn read_local(local: &Path) -> Result<Vec<u8>, ClientError> {
@@ -754,10 +846,17 @@ async fn stage(fs: &dyn FileSystem, dir: &str, c: &Checked) -> Result<Staged, Cl
         "cannot create the staging directory {dir}"
     )))?;
     let cache = binary_cache_dir(&c.default_fs, &c.user);
-    let (am, executor) = tokio::try_join!(
-        cached_binary(fs, &c.binaries.am, &cache, AM_BINARY),
-        cached_binary(fs, &c.binaries.executor, &cache, EXECUTOR_BINARY),
-    )?;
+    let (am, executor) = match &c.target {
+        CheckedTarget::Builtin { binaries, .. } => tokio::try_join!(
+            cached_binary(fs, &binaries.am, &cache, AM_BINARY),
+            cached_binary(fs, &binaries.executor, &cache, EXECUTOR_BINARY),
+        )?,
+        // The same binary is the driver and every executor.
+        CheckedTarget::Program { path, name, .. } => {
+            let r = cached_binary(fs, path, &cache, name).await?;
+            (r.clone(), r)
+        }
+    };
     let mut files = Vec::new();
     for f in &c.files {
         let r = match &f.source {
@@ -785,11 +884,12 @@ async fn remove_staging(fs: &dyn FileSystem, dir: &str) {
 
 /// `spindle submit`.
 pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
+    let target = args.target().map_err(ClientError::Usage)?;
     let settings = settings(&args)?;
     let conf = HadoopConf::from_env()?;
     let user = hadoop_user()?;
     let rm = RmClient::new(&conf.rm_web_url(), &user)?;
-    let c = check(&args, &settings, &rm, conf, user).await?;
+    let c = check(&target, &settings, &rm, conf, user).await?;
 
     let NewApplication { application_id, .. } = rm.new_application().await?;
     let app_id = application_id;
@@ -806,8 +906,21 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
             return Err(e);
         }
     };
-    let words = am_words(args.job, &args.job_args, &c.input, &c.output, &settings);
-    let command = am_command(&words).map_err(ClientError::Usage)?;
+    let (command, am_name) = match &c.target {
+        CheckedTarget::Builtin {
+            job,
+            job_args,
+            input,
+            output,
+            ..
+        } => {
+            let words = am_words(*job, job_args, input, output, &settings);
+            (am_command(&words).map_err(ClientError::Usage)?, AM_BINARY.to_string())
+        }
+        CheckedTarget::Program { name, args, .. } => {
+            (program_command(name, args).map_err(ClientError::Usage)?, name.clone())
+        }
+    };
     let mut environment = am_environment(
         &c.conf,
         &c.default_fs,
@@ -836,11 +949,15 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
                 .unwrap_or_else(|| "0".into()),
         ),
     ]);
+    if let CheckedTarget::Program { name, .. } = &c.target {
+        environment.extend(program_environment(name, &settings));
+    }
     let submission = Submission {
         app_id: app_id.clone(),
         name: c.name.clone(),
         queue: settings.queue.clone(),
         driver_mb: settings.driver_memory.mib(),
+        am_name,
         am: staged.am,
         environment,
         files: staged.files,
@@ -874,7 +991,9 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
     // The AM deletes its staging directory itself; this covers an AM that died first.
     remove_staging(fs.as_ref(), &staging_dir).await;
     if last.succeeded() {
-        crate::emit(&format!("output: {}\n", c.output));
+        if let CheckedTarget::Builtin { output, .. } = &c.target {
+            crate::emit(&format!("output: {output}\n"));
+        }
         Ok(())
     } else {
         eprintln!("spindle: logs: yarn logs -applicationId {app_id}");
@@ -1147,6 +1266,7 @@ mod tests {
             "info,spindle=debug",
         );
         let s = Submission {
+            am_name: AM_BINARY.into(),
             app_id: "application_1_0001".into(),
             name: "spindle-wordcount".into(),
             queue: "default".into(),
@@ -1224,6 +1344,7 @@ mod tests {
         assert_eq!(env["SPINDLE_RPC_PROTECTION"], "authentication");
         assert!(!env.contains_key("SPINDLE_FILE_RESOURCES"));
         let s = Submission {
+            am_name: AM_BINARY.into(),
             app_id: "a".into(),
             name: "n".into(),
             queue: "q".into(),

@@ -155,7 +155,8 @@ impl ExecutorConfig {
 
     /// The Hadoop configuration the file systems get: the site files with `fs.defaultFS`
     /// set to [`Self::default_fs`].
-    pub(crate) fn fs_conf(&self) -> HadoopConf {
+    /// The Hadoop settings with `fs.defaultFS` set to [`Self::default_fs`].
+    pub fn fs_conf(&self) -> HadoopConf {
         let mut conf = self.hadoop_conf.clone();
         conf.set("fs.defaultFS", &self.default_fs);
         conf

@@ -34,20 +34,59 @@ pub enum ExitReason {
     },
 }
 
+/// One task as the driver sent it, for a [`TaskRunner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRequest {
+    /// Unique within the application; a retry is a new attempt of the same id.
+    pub task_id: u64,
+    pub stage_id: u32,
+    pub partition: u32,
+    pub attempt: u32,
+    /// What to run, as the application's engine encoded it.
+    pub payload: Vec<u8>,
+}
+
+/// What a task that ran to the end produced.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TaskOutput {
+    /// The engine-encoded result.
+    pub result: Vec<u8>,
+    pub input_bytes: u64,
+    pub input_records: u64,
+    pub output_records: u64,
+}
+
+/// Runs an application's own tasks (a user's binary built on the `spindle` crate).
+/// Called on a blocking thread, at most `cores` at once.
+pub trait TaskRunner: Send + Sync {
+    /// Runs one task to the end; the error is the task's message to the driver.
+    fn run(&self, task: TaskRequest) -> Result<TaskOutput, String>;
+}
+
 /// Connects to the driver (retrying for about 30 s), registers, and serves it until it
-/// sends `Shutdown` or goes away. Errors are failures to get registered.
+/// sends `Shutdown` or goes away, running the built-in jobs' tasks. Errors are failures
+/// to get registered.
 pub async fn run(config: ExecutorConfig) -> Result<ExitReason, ExecutorError> {
-    run_with(config, &ConnectPolicy::default()).await
+    run_with(config, None, &ConnectPolicy::default()).await
+}
+
+/// [`run`], with an application's own tasks run by `runner`.
+pub async fn run_tasks(
+    config: ExecutorConfig,
+    runner: std::sync::Arc<dyn TaskRunner>,
+) -> Result<ExitReason, ExecutorError> {
+    run_with(config, Some(runner), &ConnectPolicy::default()).await
 }
 
 async fn run_with(
     config: ExecutorConfig,
+    runner: Option<std::sync::Arc<dyn TaskRunner>>,
     policy: &ConnectPolicy,
 ) -> Result<ExitReason, ExecutorError> {
     config.validate()?;
     let mut stream = connect::connect(&config.driver, policy).await?;
     let ack = connect::register(&mut stream, &config, policy).await?;
-    let exit = session::serve(stream, ack, &config).await;
+    let exit = session::serve(stream, ack, &config, runner).await;
     match &exit {
         ExitReason::Shutdown { reason } => tracing::info!("the driver said stop: {reason}"),
         ExitReason::DriverGone { detail } => {

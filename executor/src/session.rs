@@ -34,7 +34,8 @@ use tracing::{debug, info, warn};
 use crate::ExitReason;
 use crate::config::ExecutorConfig;
 use crate::connect::kind_name;
-use crate::task::{TaskOutput, execute};
+use crate::task::execute;
+use crate::{TaskOutput, TaskRequest, TaskRunner};
 use spindle_core::fs::FsCache;
 
 /// Messages queued for the writer; senders wait when it is full.
@@ -60,6 +61,8 @@ struct Entry {
 struct Shared {
     tasks: Mutex<HashMap<Key, Entry>>,
     fs: FsCache,
+    /// Runs an application's own tasks; `None`: the built-in jobs.
+    runner: Option<Arc<dyn TaskRunner>>,
     slots: Arc<Semaphore>,
     /// Fires (is dropped) once the last launched attempt holds a slot or is gone: the
     /// next one asks for a slot only then, so slots go out in launch order.
@@ -92,6 +95,7 @@ pub(crate) async fn serve(
     stream: TcpStream,
     ack: RegisterAck,
     config: &ExecutorConfig,
+    runner: Option<Arc<dyn TaskRunner>>,
 ) -> ExitReason {
     let interval = Duration::from_millis(match ack.heartbeat_interval_ms {
         0 => DEFAULT_HEARTBEAT_MS,
@@ -100,6 +104,7 @@ pub(crate) async fn serve(
     let shared = Arc::new(Shared {
         tasks: Mutex::new(HashMap::new()),
         fs: FsCache::new(config.fs_conf(), config.user.clone()),
+        runner,
         slots: Arc::new(Semaphore::new(config.cores as usize)),
         last_in_line: Mutex::new(None),
     });
@@ -307,15 +312,32 @@ async fn run_attempt(
     // the work has really stopped (not when a kill aborts this wrapper), and, for a task
     // that ran to the end, only after its final status is queued, so the driver never
     // sees more than `cores` attempts between RUNNING and their end.
-    let joined = tokio::task::spawn_blocking(move || {
-        runtime.block_on(async move {
+    let joined = tokio::task::spawn_blocking(move || match work.runner.clone() {
+        None => runtime.block_on(async move {
             tokio::select! {
                 biased;
                 // Fires on kill or session end (the sender is dropped either way).
                 _ = cancelled => None,
                 out = execute(task, &work.fs) => Some((out, slot)),
             }
-        })
+        }),
+        // An application's task is synchronous code on this blocking thread (it drives
+        // its own file-system calls); a kill before it starts keeps it from starting.
+        Some(runner) => {
+            let mut cancelled = cancelled;
+            match cancelled.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                _ => return None,
+            }
+            let request = TaskRequest {
+                task_id: task.task_id,
+                stage_id: task.stage_id,
+                partition: task.partition,
+                attempt: task.attempt,
+                payload: task.payload,
+            };
+            Some((runner.run(request), slot))
+        }
     })
     .await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

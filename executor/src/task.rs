@@ -4,6 +4,8 @@
 
 use bytes::Bytes;
 use spindle_core::fs::FsCache;
+
+use crate::TaskOutput;
 use spindle_core::job::{
     Counts, Mapper, TaskPayload, decode_payload, decode_shuffle_block, encode_map_result,
     format_output, merge_into, partition,
@@ -15,16 +17,6 @@ use spindle_proto::spindle::{FileSplit, ShuffleInput, TaskDescription};
 
 /// How much of a split is read per file-system call.
 pub(crate) const READ_CHUNK: usize = 8 * 1024 * 1024;
-
-/// What a task that ran to the end produced.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct TaskOutput {
-    /// The engine-encoded result (map tasks), empty for reduce tasks.
-    pub result: Vec<u8>,
-    pub input_bytes: u64,
-    pub input_records: u64,
-    pub output_records: u64,
-}
 
 /// Runs `task` to the end; the error says what failed on which input.
 pub(crate) async fn execute(task: TaskDescription, fs: &FsCache) -> Result<TaskOutput, String> {

@@ -17,7 +17,8 @@ use crate::env::{LocalBlocks, TaskEnv};
 use crate::error::{Error, Result};
 use crate::ops::{Data, ParallelNode, TextNode};
 use crate::plan::{Meta, Node};
-use crate::scheduler::{DagScheduler, LocalBackend};
+use crate::scheduler::{Backend, DagScheduler, LocalBackend};
+use crate::ship::Fingerprint;
 use crate::shuffle::MapOutputs;
 
 /// Where an application's tasks run.
@@ -132,8 +133,8 @@ pub(crate) struct Inner {
     next_shuffle: AtomicU32,
     // Dropped last: the scratch directory outlives every task, and the runtime every
     // file-system client.
-    _scratch: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
+    _scratch: Option<tempfile::TempDir>,
+    _runtime: Arc<tokio::runtime::Runtime>,
 }
 
 impl Context {
@@ -142,13 +143,14 @@ impl Context {
         Context::with_config(Config::from_env()?)
     }
 
-    /// A context with these settings.
+    /// A local-mode context with these settings.
     pub fn with_config(config: Config) -> Result<Context> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("spindle-io")
             .enable_all()
             .build()
+            .map(Arc::new)
             .map_err(|e| Error::io("start", "the I/O runtime", e))?;
         let base = config.local_dir.clone().unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&base).map_err(|e| Error::io("create the local dir", base.display(), e))?;
@@ -173,11 +175,23 @@ impl Context {
             location: String::new(),
         });
         let Master::Local(threads) = config.master;
-        let outputs = Arc::new(MapOutputs::default());
         let backend = LocalBackend::new(threads, env.clone());
         // Local mode runs tasks in this process: the fingerprint is never checked, so
         // the executable is not hashed for it.
-        let scheduler = DagScheduler::new(outputs.clone(), Box::new(backend), [0; 32], config.max_result_size);
+        Context::assemble(config, runtime, env, Box::new(backend), [0; 32], Some(scratch))
+    }
+
+    /// A context over any backend (local threads, or YARN's executors).
+    pub(crate) fn assemble(
+        config: Config,
+        runtime: Arc<tokio::runtime::Runtime>,
+        env: Arc<TaskEnv>,
+        backend: Box<dyn Backend>,
+        fingerprint: Fingerprint,
+        scratch: Option<tempfile::TempDir>,
+    ) -> Result<Context> {
+        let outputs = Arc::new(MapOutputs::default());
+        let scheduler = DagScheduler::new(outputs.clone(), backend, fingerprint, config.max_result_size);
         Ok(Context {
             inner: Arc::new(Inner {
                 config,
@@ -268,6 +282,15 @@ where
     F: FnOnce(&Context) -> std::result::Result<(), E>,
     E: std::fmt::Display,
 {
+    match crate::cluster::Role::from_env() {
+        Ok(crate::cluster::Role::Driver) => return crate::cluster::run_driver(app),
+        Ok(crate::cluster::Role::Executor) => return crate::cluster::run_executor(),
+        Ok(crate::cluster::Role::Local) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let sc = match Context::new() {
         Ok(sc) => sc,
         Err(e) => {

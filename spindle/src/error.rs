@@ -34,6 +34,9 @@ pub enum Error {
         what: String,
         message: String,
     },
+    /// A stage could not finish on the cluster (tasks out of attempts, no executors).
+    #[error("{what}: {message}")]
+    Stage { what: String, message: String },
     /// The results of an action are larger than the driver accepts.
     #[error(
         "the results of {action} are {size} bytes, over the limit of {limit} bytes \

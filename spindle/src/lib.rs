@@ -58,12 +58,14 @@
 //! grouping and sorting spill sorted runs to the local directory and merge them as they
 //! are read; shuffle records move in compressed frames of at most 256 KiB.
 
+mod cluster;
 mod codec;
 mod context;
 mod dataset;
 mod env;
 mod error;
 mod external;
+mod net;
 mod ops;
 mod plan;
 mod scheduler;

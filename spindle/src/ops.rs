@@ -119,6 +119,9 @@ impl<T: 'static, U: 'static, C: Data, S: Step<T, U, C>> AnyNode for StepNode<T, 
     fn prefs(&self, part: usize) -> Vec<String> {
         self.parent.prefs(part)
     }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.parent.input_bytes(part)
+    }
 }
 
 impl<T: 'static, U: 'static, C: Data, S: Step<T, U, C>> Node<U> for StepNode<T, U, C, S> {
@@ -195,6 +198,9 @@ impl<T: Data> ParallelNode<T> {
 impl<T: Data> AnyNode for ParallelNode<T> {
     fn meta(&self) -> &Meta {
         &self.meta
+    }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.slices.get(part).map(|s| s.len() as u64)
     }
     fn deps(&self) -> Vec<Dep> {
         Vec::new()
@@ -294,6 +300,9 @@ impl AnyNode for TextNode {
     }
     fn prefs(&self, part: usize) -> Vec<String> {
         self.splits.get(part).map(|s| s.hosts.clone()).unwrap_or_default()
+    }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.splits.get(part).map(|s| s.length)
     }
 }
 
@@ -423,6 +432,9 @@ impl<T: 'static> AnyNode for UnionNode<T> {
     fn prefs(&self, part: usize) -> Vec<String> {
         self.locate(part).map(|(p, i)| p.prefs(i)).unwrap_or_default()
     }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.locate(part).and_then(|(p, i)| p.input_bytes(i))
+    }
 }
 
 impl<T: 'static> Node<T> for UnionNode<T> {
@@ -465,6 +477,9 @@ impl<T: 'static> AnyNode for CoalesceNode<T> {
         hosts.sort();
         hosts.dedup();
         hosts
+    }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.group(part).map(|p| self.parent.input_bytes(p)).sum()
     }
 }
 

@@ -45,6 +45,10 @@ pub(crate) trait AnyNode: Send + Sync {
     fn prefs(&self, _part: usize) -> Vec<String> {
         Vec::new()
     }
+    /// Bytes partition `part` reads from its sources or shuffles, when known.
+    fn input_bytes(&self, _part: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// A node producing `T` records.

@@ -24,11 +24,15 @@ pub(crate) struct TaskSpec {
     pub bytes: Vec<u8>,
     /// Hosts holding the task's input, best first.
     pub prefs: Vec<String>,
+    /// Bytes the task reads, when known (input splits, shuffle blocks).
+    pub input_bytes: Option<u64>,
 }
 
 /// A stage's tasks, ready to run.
 pub(crate) struct StageTasks {
     pub id: u32,
+    /// The job it belongs to, as the backend numbered it.
+    pub job: u32,
     pub name: String,
     pub tasks: Vec<TaskSpec>,
     /// Stop with [`Error::ResultTooLarge`] once the answers pass this many bytes.
@@ -39,6 +43,12 @@ pub(crate) struct StageTasks {
 pub(crate) trait Backend: Send + Sync {
     /// Every task of `stage`; the answers in task order, or the first failure.
     fn run_stage(&self, stage: &StageTasks) -> Result<Vec<Vec<u8>>>;
+    /// A job (an action) starts: its number, for the stages it runs.
+    fn begin_job(&self, _name: &str) -> u32 {
+        0
+    }
+    /// A job ended.
+    fn end_job(&self, _job: u32, _result: std::result::Result<(), &str>) {}
 }
 
 /// Plans and runs jobs.
@@ -82,8 +92,26 @@ impl DagScheduler {
         action: &str,
     ) -> Result<Vec<A::Out>> {
         let started = Instant::now();
+        let job = self.backend.begin_job(&format!("{action} of {}", node.meta().name));
+        let result = self.run_job_stages::<T, A>(job, node, parts, state, action);
+        match &result {
+            Ok(_) => self.backend.end_job(job, Ok(())),
+            Err(e) => self.backend.end_job(job, Err(&e.to_string())),
+        }
+        tracing::debug!(job, action, elapsed_ms = started.elapsed().as_millis() as u64, "job done");
+        result
+    }
+
+    fn run_job_stages<T: 'static, A: Action<T>>(
+        &self,
+        job: u32,
+        node: &Arc<dyn Node<T>>,
+        parts: &[usize],
+        state: &A::State,
+        action: &str,
+    ) -> Result<Vec<A::Out>> {
         for dep in shuffle_order(node.clone()) {
-            self.run_map_stage(dep.as_ref())?;
+            self.run_map_stage(job, dep.as_ref())?;
         }
         let stage = self.next_stage.fetch_add(1, Ordering::Relaxed);
         let mut tasks = Vec::with_capacity(parts.len());
@@ -94,10 +122,12 @@ impl DagScheduler {
                 partition: p,
                 bytes: e.finish(),
                 prefs: node.prefs(p),
+                input_bytes: node.input_bytes(p),
             });
         }
         let stage_tasks = StageTasks {
             id: stage,
+            job,
             name: format!("{action} of {}", node.meta().name),
             tasks,
             result_limit: Some(self.max_result_size),
@@ -110,7 +140,7 @@ impl DagScheduler {
             },
             other => other,
         })?;
-        let outs = answers
+        answers
             .iter()
             .map(|a| {
                 postcard::from_bytes::<A::Out>(a).map_err(|e| Error::Codec {
@@ -118,12 +148,10 @@ impl DagScheduler {
                     message: e.to_string(),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        tracing::debug!(stage, action, elapsed_ms = started.elapsed().as_millis() as u64, "job done");
-        Ok(outs)
+            .collect()
     }
 
-    fn run_map_stage(&self, dep: &dyn ShuffleDep) -> Result<()> {
+    fn run_map_stage(&self, job: u32, dep: &dyn ShuffleDep) -> Result<()> {
         let parent = dep.parent();
         let missing = self.outputs.missing(dep.id(), parent.meta().partitions);
         if missing.is_empty() {
@@ -138,10 +166,12 @@ impl DagScheduler {
                 partition: m,
                 bytes: e.finish(),
                 prefs: parent.prefs(m),
+                input_bytes: parent.input_bytes(m),
             });
         }
         let stage_tasks = StageTasks {
             id: stage,
+            job,
             name: format!("shuffle {} of {}", dep.id(), parent.meta().name),
             tasks,
             result_limit: None,

@@ -123,6 +123,11 @@ impl MapOutputs {
         })
     }
 
+    /// Bytes of reduce partition `part` over every map output, when they all exist.
+    pub(crate) fn partition_bytes(&self, shuffle: u32, part: usize) -> Option<u64> {
+        self.blocks(shuffle, part).ok().map(|b| b.iter().map(|b| b.len).sum())
+    }
+
     /// The non-empty blocks of reduce partition `part`, one per map output.
     pub(crate) fn blocks(&self, shuffle: u32, part: usize) -> Result<Vec<BlockRef>> {
         self.with(|m| {
@@ -625,6 +630,9 @@ where
     fn deps(&self) -> Vec<Dep> {
         vec![Dep::Shuffle(self.dep.clone())]
     }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.outputs.partition_bytes(self.dep.id(), part)
+    }
 }
 
 impl<K, V, C, Cap, A> Node<(K, C)> for CombinedNode<K, V, C, Cap, A>
@@ -737,6 +745,9 @@ impl<K: Data, V: Data> AnyNode for ShuffledNode<K, V> {
     fn deps(&self) -> Vec<Dep> {
         vec![Dep::Shuffle(self.dep.clone())]
     }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        self.outputs.partition_bytes(self.dep.id(), part)
+    }
 }
 
 impl<K: Data, V: Data> Node<(K, V)> for ShuffledNode<K, V> {
@@ -830,6 +841,12 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> AnyNode for CoGroupNode<K, V, W> {
     }
     fn deps(&self) -> Vec<Dep> {
         vec![Dep::Shuffle(self.left.clone()), Dep::Shuffle(self.right.clone())]
+    }
+    fn input_bytes(&self, part: usize) -> Option<u64> {
+        Some(
+            self.outputs.partition_bytes(self.left.id(), part)?
+                + self.outputs.partition_bytes(self.right.id(), part)?,
+        )
     }
 }
 

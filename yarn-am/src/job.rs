@@ -53,22 +53,22 @@ pub struct JobArgs {
 
 /// Settings the client put in the AM's environment.
 #[derive(Debug, Clone)]
-struct Staged {
-    executor: LocalResource,
+pub(crate) struct Staged {
+    pub executor: LocalResource,
     /// `--files`, localized into every executor's working directory too.
-    files: Vec<(String, LocalResource)>,
-    staging_dir: Option<String>,
-    default_fs: String,
-    user: String,
-    app_name: String,
-    rm_web_url: String,
-    history_dir: Option<String>,
-    ui_linger: Duration,
+    pub files: Vec<(String, LocalResource)>,
+    pub staging_dir: Option<String>,
+    pub default_fs: String,
+    pub user: String,
+    pub app_name: String,
+    pub rm_web_url: String,
+    pub history_dir: Option<String>,
+    pub ui_linger: Duration,
     /// Inputs up to this many bytes run inside the AM (0: never).
-    uber_max_bytes: u64,
+    pub uber_max_bytes: u64,
 }
 
-fn staged_from_env() -> Result<Staged, AmError> {
+pub(crate) fn staged_from_env() -> Result<Staged, AmError> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let spec = var("SPINDLE_EXECUTOR_RESOURCE").ok_or_else(|| {
         AmError::Environment(
@@ -246,11 +246,11 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
     info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
     driver.set_environment(environment_sections(
         env,
-        args,
         &staged,
         &app_id,
         &reg.queue,
         &tracking_url,
+        job_section(args),
     ));
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -308,7 +308,7 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
 
 /// Removes the application's staging directory (its uploaded files); a failure is
 /// logged, not fatal.
-async fn remove_staging_dir(staged: &Staged) {
+pub(crate) async fn remove_staging_dir(staged: &Staged) {
     if let Some(dir) = &staged.staging_dir
         && let Ok(fs) = output_fs(dir, staged).await
         && let Err(e) = fs.delete(dir).await
@@ -342,7 +342,7 @@ async fn linger(
 
 /// Writes the application's final status to `<history dir>/<appId>.json` for
 /// `spindle history`; a failure is logged, not fatal.
-async fn write_history(driver: &Driver, staged: &Staged, app_id: &str) {
+pub(crate) async fn write_history(driver: &Driver, staged: &Staged, app_id: &str) {
     let Some(dir) = &staged.history_dir else {
         return;
     };
@@ -369,14 +369,43 @@ async fn write_history(driver: &Driver, staged: &Staged, app_id: &str) {
     }
 }
 
+/// The environment page's section on a built-in job.
+fn job_section(args: &JobArgs) -> EnvSection {
+    let kv = |k: &str, v: String| (k.to_string(), v);
+    let job_args = match &args.job {
+        JobKind::Grep { pattern } => pattern.clone(),
+        _ => String::new(),
+    };
+    let job = vec![
+        kv("Job", args.job.name().to_string()),
+        kv("Job arguments", job_args),
+        kv("Input", args.input.clone()),
+        kv("Output", args.output.clone()),
+        kv("Executors", args.num_executors.to_string()),
+        kv("Executor memory (MB)", args.executor_memory_mb.to_string()),
+        kv("Executor cores", args.executor_cores.to_string()),
+        kv(
+            "Reducers",
+            args.reducers
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| format!("{} (one per executor)", args.num_executors)),
+        ),
+        kv("Task max attempts", args.max_attempts.to_string()),
+    ];
+    EnvSection {
+        title: "Job".into(),
+        entries: job,
+    }
+}
+
 /// The environment page: what the application runs, with what settings, where.
-fn environment_sections(
+pub(crate) fn environment_sections(
     env: &ContainerEnv,
-    args: &JobArgs,
     staged: &Staged,
     app_id: &str,
     queue: &str,
     tracking_url: &str,
+    job: EnvSection,
 ) -> Vec<EnvSection> {
     let kv = |k: &str, v: String| (k.to_string(), v);
     let application = vec![
@@ -414,26 +443,6 @@ fn environment_sections(
                 .unwrap_or_else(|| "(none)".into()),
         ),
     ];
-    let job_args = match &args.job {
-        JobKind::Grep { pattern } => pattern.clone(),
-        _ => String::new(),
-    };
-    let job = vec![
-        kv("Job", args.job.name().to_string()),
-        kv("Job arguments", job_args),
-        kv("Input", args.input.clone()),
-        kv("Output", args.output.clone()),
-        kv("Executors", args.num_executors.to_string()),
-        kv("Executor memory (MB)", args.executor_memory_mb.to_string()),
-        kv("Executor cores", args.executor_cores.to_string()),
-        kv(
-            "Reducers",
-            args.reducers
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| format!("{} (one per executor)", args.num_executors)),
-        ),
-        kv("Task max attempts", args.max_attempts.to_string()),
-    ];
     let secretive = |k: &str| {
         let k = k.to_ascii_uppercase();
         ["SECRET", "TOKEN", "PASSWORD", "CREDENTIAL", "KEY"]
@@ -466,10 +475,7 @@ fn environment_sections(
             title: "Application".into(),
             entries: application,
         },
-        EnvSection {
-            title: "Job".into(),
-            entries: job,
-        },
+        job,
         EnvSection {
             title: "Environment variables".into(),
             entries: vars,

@@ -3,11 +3,13 @@
 //! and unregisters with the outcome. A `shell` mode (one command per container) is the
 //! smallest whole AM, kept as a probe of the AM–RM and AM–NM protocols.
 
+mod app;
 mod container_env;
 mod job;
 mod shell;
 mod web;
 
+pub use app::{AppMaster, AppSettings};
 pub use container_env::ContainerEnv;
 pub use job::{JobArgs, run_job_am};
 pub use shell::{ShellJob, run_shell_job};

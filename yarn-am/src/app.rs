@@ -1,0 +1,414 @@
+//! The AM of a user's application (a binary built on the `spindle` crate): the binary
+//! itself runs in the AM container and calls [`AppMaster::start`]; from then on the
+//! driver accepts executors, a background task keeps the ResourceManager heartbeat,
+//! asks for executor containers when the application first needs them
+//! ([`AppMaster::want_executors`]), launches the same binary in them as executors and
+//! replaces lost ones; [`AppMaster::finish`] unregisters with the application's outcome.
+//!
+//! What the application computes, and when, is the `spindle` crate's business; this
+//! module only owns the YARN side.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spindle_core::driver::{Driver, DriverConfig};
+use spindle_core::status::EnvSection;
+use spindle_core::transport::SECRET_ALIAS;
+use spindle_hadoop_ipc::credentials::Credentials;
+use spindle_hadoop_ipc::nm::NmClient;
+use spindle_hadoop_ipc::rm::{AmCommand, AmRmClient};
+use spindle_hadoop_ipc::{Container, ContainerId, FinalStatus, LaunchContext, Resource};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::container_env::ContainerEnv;
+use crate::job::{Staged, environment_sections, remove_staging_dir, staged_from_env, write_history};
+use crate::{AmError, ipc, web};
+
+const DEFAULT_RACK: &str = "/default-rack";
+const PRIORITY: i32 = 1;
+/// How often the AM heartbeats to the ResourceManager.
+const HEARTBEAT: Duration = Duration::from_millis(250);
+
+/// How the application's executors are sized, from the client (`SPINDLE_*` variables
+/// of the AM's environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSettings {
+    /// `SPINDLE_EXECUTOR_INSTANCES`.
+    pub num_executors: u32,
+    /// `SPINDLE_EXECUTOR_MEMORY_MB`.
+    pub executor_memory_mb: i64,
+    /// `SPINDLE_EXECUTOR_CORES`.
+    pub executor_cores: u32,
+    /// `SPINDLE_TASK_MAX_ATTEMPTS`.
+    pub max_attempts: u32,
+    /// `SPINDLE_APP_PROGRAM`: the binary's name in the containers' working directories.
+    pub program: String,
+}
+
+impl AppSettings {
+    /// Reads the settings the client put in the AM's environment.
+    pub fn from_env() -> Result<AppSettings, AmError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<AppSettings, AmError> {
+        fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
+            var: &impl Fn(&str) -> Option<String>,
+            key: &str,
+            default: T,
+        ) -> Result<T, AmError> {
+            match var(key).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<T>()
+                    .ok()
+                    .filter(|n| *n >= T::from(1))
+                    .ok_or_else(|| AmError::Environment(format!("{key}={v:?} is not a positive number"))),
+            }
+        }
+        let program = var("SPINDLE_APP_PROGRAM")
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| AmError::Environment("SPINDLE_APP_PROGRAM is not set (submit with `spindle submit`)".into()))?;
+        Ok(AppSettings {
+            num_executors: number(&var, "SPINDLE_EXECUTOR_INSTANCES", 2u32)?,
+            executor_memory_mb: number(&var, "SPINDLE_EXECUTOR_MEMORY_MB", 512i64)?,
+            executor_cores: number(&var, "SPINDLE_EXECUTOR_CORES", 1u32)?,
+            max_attempts: number(&var, "SPINDLE_TASK_MAX_ATTEMPTS", 4u32)?,
+            program,
+        })
+    }
+}
+
+/// A registered application master hosting a user application's driver.
+pub struct AppMaster {
+    env: ContainerEnv,
+    staged: Staged,
+    settings: AppSettings,
+    driver: Arc<Driver>,
+    secret: Vec<u8>,
+    app_id: String,
+    want: watch::Sender<i32>,
+    stop: Option<oneshot::Sender<()>>,
+    heartbeats: Option<JoinHandle<Result<AmRmClient, AmError>>>,
+}
+
+impl AppMaster {
+    /// Reads the container's environment, starts the driver and its web UI, registers
+    /// with the ResourceManager and starts heartbeating. No executor is asked for yet.
+    pub async fn start(settings: AppSettings) -> Result<AppMaster, AmError> {
+        let env = ContainerEnv::from_env()?;
+        let staged = staged_from_env()?;
+        let secret = env
+            .credentials
+            .secret(SECRET_ALIAS)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| AmError::Environment(format!("the credentials hold no {SECRET_ALIAS}")))?;
+        let ip = resolve(&env.nm_host).await?;
+        let mut driver_config = DriverConfig::new(secret.clone(), SocketAddr::new(ip, 0), env.nm_host.clone());
+        driver_config.max_attempts = settings.max_attempts.max(1);
+        let driver = Driver::start(driver_config)
+            .await
+            .map_err(|e| AmError::JobFailed(e.to_string()))?;
+        let app_id = env.container_id.attempt.app.to_string();
+        driver.set_app_info(&app_id, &staged.app_name, &staged.user);
+        let proxy = web::ProxyInfo {
+            rm_web_url: staged.rm_web_url.clone(),
+            app_id: app_id.clone(),
+        };
+        let web = web::serve(SocketAddr::new(ip, 0), driver.clone(), &proxy).await?;
+        let tracking_url = format!("http://{}:{}/", env.nm_host, web.port());
+        let mut rm = AmRmClient::new(&env.scheduler_address, env.amrm_token.clone(), env.qops.clone());
+        let reg = rm
+            .register(&env.nm_host, 0, &tracking_url)
+            .await
+            .map_err(ipc(format!("registering with the ResourceManager at {}", env.scheduler_address)))?;
+        info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
+        let kv = |k: &str, v: String| (k.to_string(), v);
+        driver.set_environment(environment_sections(
+            &env,
+            &staged,
+            &app_id,
+            &reg.queue,
+            &tracking_url,
+            EnvSection {
+                title: "Application settings".into(),
+                entries: vec![
+                    kv("Program", settings.program.clone()),
+                    kv("Executors", settings.num_executors.to_string()),
+                    kv("Executor memory (MB)", settings.executor_memory_mb.to_string()),
+                    kv("Executor cores", settings.executor_cores.to_string()),
+                    kv("Task max attempts", settings.max_attempts.to_string()),
+                ],
+            },
+        ));
+        let (want, want_rx) = watch::channel(0);
+        let (stop, stop_rx) = oneshot::channel();
+        let launcher = Launcher {
+            nm: NmClient::new(rm.nm_tokens(), env.qops.clone()),
+            driver: driver.clone(),
+            staged: staged.clone(),
+            settings: settings.clone(),
+            tokens: {
+                let mut creds = Credentials::new();
+                creds.add_secret(SECRET_ALIAS, secret.clone());
+                creds.write_token_storage()
+            },
+            resource: Resource {
+                memory_mb: settings.executor_memory_mb,
+                vcores: settings.executor_cores as i32,
+            },
+        };
+        let heartbeats = tokio::spawn(heartbeat_loop(rm, launcher, want_rx, stop_rx));
+        Ok(AppMaster {
+            env,
+            staged,
+            settings,
+            driver,
+            secret,
+            app_id,
+            want,
+            stop: Some(stop),
+            heartbeats: Some(heartbeats),
+        })
+    }
+
+    /// The driver executors register with.
+    pub fn driver(&self) -> Arc<Driver> {
+        self.driver.clone()
+    }
+
+    /// The application secret (executors prove it; shuffle fetches too).
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// The node this AM runs on, as YARN names it.
+    pub fn host(&self) -> &str {
+        &self.env.nm_host
+    }
+
+    /// The default file system for bare paths.
+    pub fn default_fs(&self) -> &str {
+        &self.staged.default_fs
+    }
+
+    /// The user the application's file-system calls run as.
+    pub fn user(&self) -> &str {
+        &self.staged.user
+    }
+
+    /// This container's id.
+    pub fn container_id(&self) -> String {
+        self.env.container_id.to_string()
+    }
+
+    /// How executors are sized.
+    pub fn settings(&self) -> &AppSettings {
+        &self.settings
+    }
+
+    /// Asks for the configured number of executors (once; later calls do nothing).
+    pub fn want_executors(&self) {
+        let n = self.settings.num_executors.max(1) as i32;
+        self.want.send_if_modified(|w| {
+            let more = *w < n;
+            *w = (*w).max(n);
+            more
+        });
+    }
+
+    /// Stops the executors and unregisters with `outcome` (the diagnostics on success,
+    /// the error on failure); writes the history file and removes the staging
+    /// directory while the RM confirms.
+    pub async fn finish(mut self, outcome: Result<String, String>) -> Result<(), AmError> {
+        self.driver.stop("application finished").await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let mut rm = match self.heartbeats.take() {
+            Some(h) => h
+                .await
+                .map_err(|e| AmError::Environment(format!("the heartbeat task failed: {e}")))??,
+            None => return Err(AmError::Environment("finished twice".into())),
+        };
+        let (status, diagnostics, state) = match &outcome {
+            Ok(d) => (FinalStatus::Succeeded, d.clone(), "SUCCEEDED"),
+            Err(e) => (FinalStatus::Failed, e.clone(), "FAILED"),
+        };
+        self.driver.finish_app(state, &diagnostics);
+        let (unregistered, (), ()) = tokio::join!(
+            rm.finish(status, &diagnostics, ""),
+            write_history(&self.driver, &self.staged, &self.app_id),
+            remove_staging_dir(&self.staged),
+        );
+        unregistered.map_err(ipc("unregistering from the ResourceManager"))?;
+        Ok(())
+    }
+}
+
+async fn resolve(host: &str) -> Result<std::net::IpAddr, AmError> {
+    tokio::net::lookup_host((host, 0))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| AmError::Environment(format!("cannot resolve NM_HOST {host}")))
+}
+
+/// What launching an executor needs.
+struct Launcher {
+    nm: NmClient,
+    driver: Arc<Driver>,
+    staged: Staged,
+    settings: AppSettings,
+    tokens: Vec<u8>,
+    resource: Resource,
+}
+
+impl Launcher {
+    fn context(&self, c: &Container) -> LaunchContext {
+        let program = &self.settings.program;
+        LaunchContext {
+            local_resources: std::iter::once((program.clone(), self.staged.executor.clone()))
+                .chain(self.staged.files.iter().cloned())
+                .collect(),
+            environment: vec![
+                ("SPINDLE_ROLE".into(), "executor".into()),
+                ("SPINDLE_DRIVER".into(), self.driver.address().to_string()),
+                ("SPINDLE_EXECUTOR_ID".into(), c.id.to_string()),
+                ("SPINDLE_EXECUTOR_CORES".into(), self.settings.executor_cores.to_string()),
+                ("SPINDLE_EXECUTOR_MEMORY_MB".into(), self.settings.executor_memory_mb.to_string()),
+                ("HADOOP_USER_NAME".into(), self.staged.user.clone()),
+                ("SPINDLE_DEFAULT_FS".into(), self.staged.default_fs.clone()),
+                ("RUST_LOG".into(), std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
+            ],
+            // The program's name is ours (the client checks it is a plain file name).
+            commands: vec![format!("./{program} 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr")],
+            tokens: Some(self.tokens.clone()),
+        }
+    }
+}
+
+/// Heartbeats to the RM until told to stop: asks for executors when `want` grows,
+/// launches the containers that arrive, and replaces executors that are lost.
+async fn heartbeat_loop(
+    mut rm: AmRmClient,
+    launcher: Launcher,
+    mut want_rx: watch::Receiver<i32>,
+    mut stop: oneshot::Receiver<()>,
+) -> Result<AmRmClient, AmError> {
+    let resource = launcher.resource;
+    let mut want = 0i32;
+    let mut running: HashMap<ContainerId, Container> = HashMap::new();
+    let mut lost: HashSet<ContainerId> = HashSet::new();
+    let mut replacements_left = 0i32;
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| AmError::Environment(format!("installing the SIGTERM handler: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(rm),
+            _ = beat.tick() => {}
+            _ = want_rx.changed() => {}
+            _ = sigterm.recv() => {
+                // `spindle kill` or YARN: the application's own code cannot be
+                // interrupted; end the process now, as Spark's AM does.
+                warn!("killed: stopping the executors and exiting");
+                launcher.driver.stop("killed").await;
+                let _ = rm.finish(FinalStatus::Killed, "killed", "").await;
+                std::process::exit(143);
+            }
+        }
+        let wanted = *want_rx.borrow();
+        if wanted > want {
+            let more = wanted - want;
+            want = wanted;
+            replacements_left += more * 2;
+            let n = rm.asked(PRIORITY, "*", resource);
+            rm.set_ask(PRIORITY, DEFAULT_RACK, resource, n + more, true);
+            rm.set_ask(PRIORITY, "*", resource, n + more, true);
+            info!(executors = want, "asking for executors");
+        }
+        rm.set_progress(launcher.driver.phase().2);
+        let alloc = rm.allocate().await.map_err(ipc("heartbeat to the ResourceManager"))?;
+        if alloc.command == Some(AmCommand::Shutdown) {
+            return Err(AmError::Shutdown);
+        }
+        for c in alloc.allocated {
+            if running.len() as i32 >= want {
+                rm.release(c.id);
+                continue;
+            }
+            rm.container_arrived(&c, &[DEFAULT_RACK.to_string()]);
+            match launcher.nm.start(&c, &launcher.context(&c)).await {
+                Ok(()) => {
+                    launcher.driver.set_executor_logs_url(
+                        &c.id.to_string(),
+                        &format!(
+                            "http://{}/node/containerlogs/{}/{}",
+                            c.node_http_address, c.id, launcher.staged.user
+                        ),
+                    );
+                    info!(container = %c.id, node = %c.node, "executor launched");
+                    running.insert(c.id, c);
+                }
+                Err(e) => {
+                    warn!(container = %c.id, node = %c.node, "could not launch: {e}");
+                    rm.release(c.id);
+                    let n = rm.asked(PRIORITY, "*", resource);
+                    rm.set_ask(PRIORITY, "*", resource, n + 1, true);
+                }
+            }
+        }
+        for s in alloc.completed {
+            if running.remove(&s.id).is_some() && lost.insert(s.id) {
+                let why = format!("container exited {}: {}", s.exit_status, s.diagnostics.trim());
+                launcher.driver.executor_lost(&s.id.to_string(), &why).await;
+                if replacements_left > 0 {
+                    replacements_left -= 1;
+                    let n = rm.asked(PRIORITY, "*", resource);
+                    rm.set_ask(PRIORITY, "*", resource, n + 1, true);
+                    warn!(container = %s.id, "executor lost ({why}); asking for a replacement");
+                } else {
+                    warn!(container = %s.id, "executor lost ({why}); no replacements left");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_environment_with_defaults() {
+        let vars: HashMap<&str, &str> = [
+            ("SPINDLE_APP_PROGRAM", "my-app"),
+            ("SPINDLE_EXECUTOR_INSTANCES", "3"),
+            ("SPINDLE_EXECUTOR_MEMORY_MB", "1024"),
+        ]
+        .into();
+        let s = AppSettings::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("settings");
+        assert_eq!(
+            s,
+            AppSettings {
+                num_executors: 3,
+                executor_memory_mb: 1024,
+                executor_cores: 1,
+                max_attempts: 4,
+                program: "my-app".into(),
+            }
+        );
+        let bad: HashMap<&str, &str> = [("SPINDLE_APP_PROGRAM", "a"), ("SPINDLE_EXECUTOR_CORES", "0")].into();
+        let err = AppSettings::from_lookup(|k| bad.get(k).map(|v| v.to_string())).expect_err("0 cores");
+        assert!(err.to_string().contains("SPINDLE_EXECUTOR_CORES=\"0\""), "{err}");
+        let err = AppSettings::from_lookup(|_| None).expect_err("no program");
+        assert!(err.to_string().contains("SPINDLE_APP_PROGRAM"), "{err}");
+    }
+}
