@@ -187,7 +187,11 @@ pub struct SubmitArgs {
     pub app: String,
     /// A built-in job's INPUT OUTPUT [REGEX] (bare paths are on fs.defaultFS; the output
     /// must not exist), or the application's own arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
     pub args: Vec<String>,
 }
 
@@ -346,9 +350,13 @@ mod tests {
 
     #[test]
     fn unknown_jobs_are_usage_errors_and_paths_are_programs() {
-        let err = submit(&["sort", "/in", "/out"]).target().expect_err("should be refused");
+        let err = submit(&["sort", "/in", "/out"])
+            .target()
+            .expect_err("should be refused");
         assert!(err.contains("neither a built-in job"), "{err}");
-        let err = submit(&["wordcount", "/in"]).target().expect_err("no output");
+        let err = submit(&["wordcount", "/in"])
+            .target()
+            .expect_err("no output");
         assert!(err.contains("needs an INPUT and an OUTPUT"), "{err}");
         assert_eq!(
             submit(&["./target/my-app", "--iterations", "3"]).target(),

@@ -451,10 +451,22 @@ pub fn program_environment(name: &str, settings: &SpindleSettings) -> BTreeMap<S
     BTreeMap::from([
         ("SPINDLE_ROLE".to_string(), "driver".to_string()),
         ("SPINDLE_APP_PROGRAM".to_string(), name.to_string()),
-        ("SPINDLE_EXECUTOR_INSTANCES".to_string(), settings.num_executors.to_string()),
-        ("SPINDLE_EXECUTOR_MEMORY_MB".to_string(), settings.executor_memory.mib().to_string()),
-        ("SPINDLE_EXECUTOR_CORES".to_string(), settings.executor_cores.to_string()),
-        ("SPINDLE_TASK_MAX_ATTEMPTS".to_string(), settings.task_max_attempts.to_string()),
+        (
+            "SPINDLE_EXECUTOR_INSTANCES".to_string(),
+            settings.num_executors.to_string(),
+        ),
+        (
+            "SPINDLE_EXECUTOR_MEMORY_MB".to_string(),
+            settings.executor_memory.mib().to_string(),
+        ),
+        (
+            "SPINDLE_EXECUTOR_CORES".to_string(),
+            settings.executor_cores.to_string(),
+        ),
+        (
+            "SPINDLE_TASK_MAX_ATTEMPTS".to_string(),
+            settings.task_max_attempts.to_string(),
+        ),
     ])
 }
 
@@ -536,18 +548,27 @@ pub fn check_program(path: &Path) -> Result<String, String> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        .ok_or_else(|| format!("application {shown}: its file name must be letters, digits, '.', '_' or '-'"))?;
+        .filter(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        })
+        .ok_or_else(|| {
+            format!("application {shown}: its file name must be letters, digits, '.', '_' or '-'")
+        })?;
     let meta = std::fs::metadata(path).map_err(|e| format!("application {shown}: {e}"))?;
     if !meta.is_file() {
         return Err(format!("application {shown} is not a file"));
     }
     use std::os::unix::fs::PermissionsExt;
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(format!("application {shown} is not executable (chmod +x it, or build it with cargo)"));
+        return Err(format!(
+            "application {shown} is not executable (chmod +x it, or build it with cargo)"
+        ));
     }
     let mut magic = [0u8; 4];
-    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+    let read =
+        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
     if read.is_err() || magic != *b"\x7fELF" {
         return Err(format!(
             "application {shown} is not a Linux executable (an ELF binary built with cargo for the cluster's platform)"
@@ -654,7 +675,9 @@ async fn check(
         let in_fs = file_system(input, &conf, &user).await?;
         match in_fs.list_inputs(input).await {
             Ok(_) => {}
-            Err(CoreError::InputMissing(_)) => failures.push(format!("input {input} does not exist")),
+            Err(CoreError::InputMissing(_)) => {
+                failures.push(format!("input {input} does not exist"))
+            }
             Err(e) => return Err(fs_error(format!("cannot list the input {input}"))(e)),
         }
         let out_fs = file_system(output, &conf, &user).await?;
@@ -704,7 +727,9 @@ async fn check(
 
 /// An application's AM command: the binary with its arguments, quoted for YARN.
 pub fn program_command(name: &str, args: &[String]) -> Result<String, String> {
-    let words: Vec<String> = std::iter::once(format!("./{name}")).chain(args.iter().cloned()).collect();
+    let words: Vec<String> = std::iter::once(format!("./{name}"))
+        .chain(args.iter().cloned())
+        .collect();
     shell::yarn_command(&words, LOG_REDIRECTS)
 }
 
@@ -915,11 +940,15 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
             ..
         } => {
             let words = am_words(*job, job_args, input, output, &settings);
-            (am_command(&words).map_err(ClientError::Usage)?, AM_BINARY.to_string())
+            (
+                am_command(&words).map_err(ClientError::Usage)?,
+                AM_BINARY.to_string(),
+            )
         }
-        CheckedTarget::Program { name, args, .. } => {
-            (program_command(name, args).map_err(ClientError::Usage)?, name.clone())
-        }
+        CheckedTarget::Program { name, args, .. } => (
+            program_command(name, args).map_err(ClientError::Usage)?,
+            name.clone(),
+        ),
     };
     let mut environment = am_environment(
         &c.conf,

@@ -45,7 +45,10 @@ impl Role {
             None | Some("") => Ok(Role::Local),
             Some("driver") => Ok(Role::Driver),
             Some("executor") => Ok(Role::Executor),
-            Some(other) => Err(Error::invalid("SPINDLE_ROLE", format!("{other:?}: want driver or executor"))),
+            Some(other) => Err(Error::invalid(
+                "SPINDLE_ROLE",
+                format!("{other:?}: want driver or executor"),
+            )),
         }
     }
 }
@@ -58,7 +61,8 @@ const EXECUTOR_OVERHEAD: u64 = 96 * MIB;
 const TASK_SHARE: f64 = 0.4;
 
 fn logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -129,7 +133,12 @@ async fn task_env(
     task_memory: u64,
 ) -> Result<Arc<TaskEnv>> {
     let ip = resolve(&config.host).await?;
-    let addr = serve(SocketAddr::new(ip, 0), config.secret.clone(), scratch.clone()).await?;
+    let addr = serve(
+        SocketAddr::new(ip, 0),
+        config.secret.clone(),
+        scratch.clone(),
+    )
+    .await?;
     let location = addr.to_string();
     Ok(Arc::new(TaskEnv {
         runtime: handle,
@@ -167,7 +176,8 @@ fn executor() -> Result<ExitReason> {
     };
     let number = |k: &'static str| -> Result<u64> {
         let v = var(k)?;
-        v.parse().map_err(|_| Error::invalid(k, format!("{v:?} is not a number")))
+        v.parse()
+            .map_err(|_| Error::invalid(k, format!("{v:?} is not a number")))
     };
     let cores = u32::try_from(number("SPINDLE_EXECUTOR_CORES")?)
         .map_err(|_| Error::invalid("SPINDLE_EXECUTOR_CORES", "too large"))?;
@@ -184,13 +194,20 @@ fn executor() -> Result<ExitReason> {
     let task_memory = match std::env::var("SPINDLE_TASK_MEMORY") {
         Ok(_) => Config::from_env()?.task_memory,
         Err(_) => {
-            let usable = (memory_mb * MIB).saturating_sub(EXECUTOR_OVERHEAD).max(32 * MIB);
+            let usable = (memory_mb * MIB)
+                .saturating_sub(EXECUTOR_OVERHEAD)
+                .max(32 * MIB);
             (usable as f64 * TASK_SHARE) as u64 / u64::from(cores.max(1))
         }
     };
     let rt = runtime()?;
     let scratch = container_scratch()?;
-    let env = rt.block_on(task_env(rt.handle().clone(), &config, scratch.path().to_path_buf(), task_memory))?;
+    let env = rt.block_on(task_env(
+        rt.handle().clone(),
+        &config,
+        scratch.path().to_path_buf(),
+        task_memory,
+    ))?;
     fingerprint
         .join()
         .map_err(|_| Error::Internal("hashing the executable panicked".into()))??;
@@ -220,7 +237,9 @@ impl YarnBackend {
         }
         let input: Option<u64> = stage.tasks.iter().map(|t| t.input_bytes).sum();
         match input {
-            Some(bytes) if self.uber_max_bytes > 0 && bytes <= self.uber_max_bytes => self.start_in_am(),
+            Some(bytes) if self.uber_max_bytes > 0 && bytes <= self.uber_max_bytes => {
+                self.start_in_am()
+            }
             _ => {
                 tracing::info!(input = ?input, "asking for executors");
                 self.executors_wanted.store(true, Ordering::SeqCst);
@@ -235,7 +254,10 @@ impl YarnBackend {
         if in_am.is_some() {
             return Ok(());
         }
-        tracing::info!(limit = self.uber_max_bytes, "small input: running tasks inside the AM");
+        tracing::info!(
+            limit = self.uber_max_bytes,
+            "small input: running tasks inside the AM"
+        );
         let mut conf = HadoopConf::from_env().unwrap_or_default();
         conf.set("fs.defaultFS", self.am.default_fs());
         let config = ExecutorConfig {
@@ -264,7 +286,10 @@ impl YarnBackend {
                 tracing::error!("the executor inside the AM failed: {e}");
             }
         }));
-        *self.in_am_scratch.lock().unwrap_or_else(PoisonError::into_inner) = Some(scratch);
+        *self
+            .in_am_scratch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(scratch);
         Ok(())
     }
 }
@@ -296,9 +321,12 @@ impl Backend for YarnBackend {
             .collect();
         let outcome = self
             .handle
-            .block_on(self.driver.run_stage(stage.job, &stage.name, tasks, |p, _| {
-                payloads.get(&p).cloned().unwrap_or_default()
-            }))
+            .block_on(
+                self.driver
+                    .run_stage(stage.job, &stage.name, tasks, |p, _| {
+                        payloads.get(&p).cloned().unwrap_or_default()
+                    }),
+            )
             .map_err(|e| Error::Stage {
                 what: stage.name.clone(),
                 message: e.to_string(),
@@ -321,9 +349,12 @@ impl Backend for YarnBackend {
             .tasks
             .iter()
             .map(|t| {
-                by_part
-                    .remove(&(t.partition as u32))
-                    .ok_or_else(|| Error::Internal(format!("no answer for partition {} of {}", t.partition, stage.name)))
+                by_part.remove(&(t.partition as u32)).ok_or_else(|| {
+                    Error::Internal(format!(
+                        "no answer for partition {} of {}",
+                        t.partition, stage.name
+                    ))
+                })
             })
             .collect()
     }
@@ -359,7 +390,10 @@ where
             match ran {
                 Ok(Ok(())) => Ok("the application finished".to_string()),
                 Ok(Err(e)) => Err(e.to_string()),
-                Err(panic) => Err(format!("the application panicked: {}", crate::task::panic_message(&*panic))),
+                Err(panic) => Err(format!(
+                    "the application panicked: {}",
+                    crate::task::panic_message(&*panic)
+                )),
             }
         }
     };
@@ -378,7 +412,11 @@ where
         tracing::error!("unregistering failed: {e}");
         return ExitCode::from(1);
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn driver_context(rt: &Arc<tokio::runtime::Runtime>, am: &Arc<AppMaster>) -> Result<Context> {
@@ -413,5 +451,12 @@ fn driver_context(rt: &Arc<tokio::runtime::Runtime>, am: &Arc<AppMaster>) -> Res
         in_am_scratch: Mutex::new(None),
     };
     let fingerprint = crate::ship::fingerprint()?;
-    Context::assemble(config, rt.clone(), env, Box::new(backend), fingerprint, Some(scratch))
+    Context::assemble(
+        config,
+        rt.clone(),
+        env,
+        Box::new(backend),
+        fingerprint,
+        Some(scratch),
+    )
 }

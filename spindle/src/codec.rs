@@ -145,7 +145,11 @@ fn frame_header(packed: usize, raw: usize) -> std::io::Result<[u8; 8]> {
 
 /// Reads the next frame of a stream into `raw` (replacing its contents); `Ok(false)` at
 /// a clean end of the stream.
-pub(crate) fn read_frame(input: &mut impl Read, packed: &mut Vec<u8>, raw: &mut Vec<u8>) -> Result<bool> {
+pub(crate) fn read_frame(
+    input: &mut impl Read,
+    packed: &mut Vec<u8>,
+    raw: &mut Vec<u8>,
+) -> Result<bool> {
     let mut header = [0u8; 8];
     let mut got = 0;
     while got < header.len() {
@@ -156,7 +160,10 @@ pub(crate) fn read_frame(input: &mut impl Read, packed: &mut Vec<u8>, raw: &mut 
             if got == 0 {
                 return Ok(false);
             }
-            return Err(codec_err("read a record frame", "the stream ends inside a frame header"));
+            return Err(codec_err(
+                "read a record frame",
+                "the stream ends inside a frame header",
+            ));
         }
         got += n;
     }
@@ -308,7 +315,8 @@ mod tests {
     #[test]
     fn records_survive_frames_of_any_count() {
         for n in [0usize, 1, 7, 40_000] {
-            let records: Vec<(String, u64)> = (0..n).map(|i| (format!("key-{i}"), i as u64)).collect();
+            let records: Vec<(String, u64)> =
+                (0..n).map(|i| (format!("key-{i}"), i as u64)).collect();
             let (out, err) = roundtrip(&records);
             assert_eq!(err, None);
             assert_eq!(out, records, "{n} records");
@@ -325,9 +333,11 @@ mod tests {
         for cut in [3, 9, bytes.len() - 1] {
             let err = Rc::new(RefCell::new(None));
             let seen = err.clone();
-            let _: Vec<(String, u64)> =
-                FrameRecords::new(&bytes[..cut], Box::new(move |e| *seen.borrow_mut() = Some(e)))
-                    .collect();
+            let _: Vec<(String, u64)> = FrameRecords::new(
+                &bytes[..cut],
+                Box::new(move |e| *seen.borrow_mut() = Some(e)),
+            )
+            .collect();
             assert!(err.borrow().is_some(), "cut at {cut} went unnoticed");
         }
     }

@@ -35,7 +35,10 @@ impl Master {
         if s == "local" {
             return Ok(Master::Local(1));
         }
-        let inner = s.strip_prefix("local[").and_then(|r| r.strip_suffix(']')).ok_or_else(bad)?;
+        let inner = s
+            .strip_prefix("local[")
+            .and_then(|r| r.strip_suffix(']'))
+            .ok_or_else(bad)?;
         if inner == "*" {
             return Ok(Master::Local(cores()));
         }
@@ -97,11 +100,12 @@ impl Config {
         let Master::Local(threads) = master;
         let default_parallelism = match std::env::var("SPINDLE_DEFAULT_PARALLELISM") {
             Err(_) => threads,
-            Ok(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| Error::invalid("SPINDLE_DEFAULT_PARALLELISM", format!("{v:?} is not a positive number")))?,
+            Ok(v) => v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                Error::invalid(
+                    "SPINDLE_DEFAULT_PARALLELISM",
+                    format!("{v:?} is not a positive number"),
+                )
+            })?,
         };
         Ok(Config {
             master,
@@ -153,7 +157,8 @@ impl Context {
             .map(Arc::new)
             .map_err(|e| Error::io("start", "the I/O runtime", e))?;
         let base = config.local_dir.clone().unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&base).map_err(|e| Error::io("create the local dir", base.display(), e))?;
+        std::fs::create_dir_all(&base)
+            .map_err(|e| Error::io("create the local dir", base.display(), e))?;
         let scratch = tempfile::Builder::new()
             .prefix("spindle-")
             .tempdir_in(&base)
@@ -178,7 +183,14 @@ impl Context {
         let backend = LocalBackend::new(threads, env.clone());
         // Local mode runs tasks in this process: the fingerprint is never checked, so
         // the executable is not hashed for it.
-        Context::assemble(config, runtime, env, Box::new(backend), [0; 32], Some(scratch))
+        Context::assemble(
+            config,
+            runtime,
+            env,
+            Box::new(backend),
+            [0; 32],
+            Some(scratch),
+        )
     }
 
     /// A context over any backend (local threads, or YARN's executors).
@@ -191,7 +203,12 @@ impl Context {
         scratch: Option<tempfile::TempDir>,
     ) -> Result<Context> {
         let outputs = Arc::new(MapOutputs::default());
-        let scheduler = DagScheduler::new(outputs.clone(), backend, fingerprint, config.max_result_size);
+        let scheduler = DagScheduler::new(
+            outputs.clone(),
+            backend,
+            fingerprint,
+            config.max_result_size,
+        );
         Ok(Context {
             inner: Arc::new(Inner {
                 config,
@@ -211,7 +228,12 @@ impl Context {
         &self.inner.config
     }
 
-    pub(crate) fn meta(&self, partitions: usize, what: &str, at: &std::panic::Location<'_>) -> Meta {
+    pub(crate) fn meta(
+        &self,
+        partitions: usize,
+        what: &str,
+        at: &std::panic::Location<'_>,
+    ) -> Meta {
         Meta {
             id: self.inner.next_node.fetch_add(1, Ordering::Relaxed),
             partitions,
@@ -229,9 +251,16 @@ impl Context {
 
     /// A dataset of `data`, cut into `partitions` slices (default: the default parallelism).
     #[track_caller]
-    pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: impl Into<Option<usize>>) -> Result<Dataset<T>> {
+    pub fn parallelize<T: Data>(
+        &self,
+        data: Vec<T>,
+        partitions: impl Into<Option<usize>>,
+    ) -> Result<Dataset<T>> {
         let at = std::panic::Location::caller();
-        let n = partitions.into().unwrap_or(self.inner.config.default_parallelism).max(1);
+        let n = partitions
+            .into()
+            .unwrap_or(self.inner.config.default_parallelism)
+            .max(1);
         let node = ParallelNode::new(self.meta(n, "parallelize", at), data)?;
         Ok(self.dataset(Arc::new(node)))
     }
@@ -255,7 +284,10 @@ impl Context {
             Ok::<_, spindle_core::error::CoreError>(with_blocks)
         })?;
         let splits = plan_splits(&files, self.inner.config.max_split_size);
-        let node = TextNode::new(self.meta(splits.len(), &format!("text_file({path})"), at), splits);
+        let node = TextNode::new(
+            self.meta(splits.len(), &format!("text_file({path})"), at),
+            splits,
+        );
         Ok(self.dataset(Arc::new(node)))
     }
 }

@@ -30,8 +30,8 @@ use crate::plan::{Node, Partition};
 use crate::scheduler::DagScheduler;
 use crate::ship::Shippable;
 use crate::shuffle::{
-    AggregateAgg, CoGroupNode, CombineDep, CombinedNode, DirectPartitioner, GroupAgg, HashPartitioner,
-    PlainDep, RangePartitioner, ReduceAgg, ShuffledNode,
+    AggregateAgg, CoGroupNode, CombineDep, CombinedNode, DirectPartitioner, GroupAgg,
+    HashPartitioner, PlainDep, RangePartitioner, ReduceAgg, ShuffledNode,
 };
 use crate::task::{Collect, Count, Fold, Foreach, Reduce, Sample, SaveText, Take};
 
@@ -72,10 +72,12 @@ pub struct With<T, C> {
 }
 
 fn serialize_value<C: Data>(value: &C) -> Result<Arc<Vec<u8>>> {
-    postcard::to_allocvec(value).map(Arc::new).map_err(|e| Error::Codec {
-        op: "serialize the value given to with()",
-        message: e.to_string(),
-    })
+    postcard::to_allocvec(value)
+        .map(Arc::new)
+        .map_err(|e| Error::Codec {
+            op: "serialize the value given to with()",
+            message: e.to_string(),
+        })
 }
 
 fn unit_caps() -> Arc<Vec<u8>> {
@@ -159,7 +161,8 @@ impl<T: Data> Dataset<T> {
         F: Fn(Partition<T>) -> I + Shippable,
     {
         code_only(&f);
-        self.with_unit().map_partitions_with_index(move |_, _, it| f(it))
+        self.with_unit()
+            .map_partitions_with_index(move |_, _, it| f(it))
     }
 
     /// A whole partition at a time through `f`, with the partition's number.
@@ -170,7 +173,8 @@ impl<T: Data> Dataset<T> {
         F: Fn(usize, Partition<T>) -> I + Shippable,
     {
         code_only(&f);
-        self.with_unit().map_partitions_with_index(move |_, i, it| f(i, it))
+        self.with_unit()
+            .map_partitions_with_index(move |_, i, it| f(i, it))
     }
 
     /// `(f(x), x)` for each record.
@@ -186,7 +190,10 @@ impl<T: Data> Dataset<T> {
     pub fn union(&self, other: &Dataset<T>) -> Dataset<T> {
         let at = Location::caller();
         let n = self.partitions() + other.partitions();
-        let node = UnionNode::new(self.sc.meta(n, "union", at), vec![self.node.clone(), other.node.clone()]);
+        let node = UnionNode::new(
+            self.sc.meta(n, "union", at),
+            vec![self.node.clone(), other.node.clone()],
+        );
         self.sc.dataset(Arc::new(node))
     }
 
@@ -197,7 +204,10 @@ impl<T: Data> Dataset<T> {
         if n >= self.partitions() {
             return self.clone();
         }
-        let node = CoalesceNode::new(self.sc.meta(n, "coalesce", Location::caller()), self.node.clone());
+        let node = CoalesceNode::new(
+            self.sc.meta(n, "coalesce", Location::caller()),
+            self.node.clone(),
+        );
         self.sc.dataset(Arc::new(node))
     }
 
@@ -215,9 +225,12 @@ impl<T: Data> Dataset<T> {
                 format!("{fraction}: want 0..=1 (or ≥ 0 with replacement)"),
             ));
         }
-        Ok(self.with((with_replacement, fraction, seed))?.map_partitions_with_index(
-            |&(with_replacement, fraction, seed), part, it| {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (part as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        Ok(self
+            .with((with_replacement, fraction, seed))?
+            .map_partitions_with_index(|&(with_replacement, fraction, seed), part, it| {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(
+                    seed ^ (part as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                );
                 it.flat_map(move |x| {
                     let copies = if with_replacement {
                         poisson(&mut rng, fraction)
@@ -226,8 +239,7 @@ impl<T: Data> Dataset<T> {
                     };
                     std::iter::repeat_n(x, copies)
                 })
-            },
-        ))
+            }))
     }
 
     // ---- wide transformations ----
@@ -239,10 +251,19 @@ impl<T: Data> Dataset<T> {
         let n = partitions.max(1);
         // Round robin from a different start in each partition; the partitioner takes the
         // counter modulo `n`.
-        let numbered: Dataset<(usize, T)> = self
-            .map_partitions_with_index(|part, it| it.enumerate().map(move |(i, x)| (part.wrapping_add(i), x)));
-        let dep = Arc::new(PlainDep::new(self.sc.new_shuffle_id(), numbered.node, DirectPartitioner { n }));
-        let shuffled = ShuffledNode::<usize, T>::plain(self.sc.meta(n, "repartition", at), dep, self.sc.inner.outputs.clone());
+        let numbered: Dataset<(usize, T)> = self.map_partitions_with_index(|part, it| {
+            it.enumerate().map(move |(i, x)| (part.wrapping_add(i), x))
+        });
+        let dep = Arc::new(PlainDep::new(
+            self.sc.new_shuffle_id(),
+            numbered.node,
+            DirectPartitioner { n },
+        ));
+        let shuffled = ShuffledNode::<usize, T>::plain(
+            self.sc.meta(n, "repartition", at),
+            dep,
+            self.sc.inner.outputs.clone(),
+        );
         self.sc.dataset(Arc::new(shuffled)).values()
     }
 
@@ -252,14 +273,21 @@ impl<T: Data> Dataset<T> {
     where
         T: Hash + Eq,
     {
-        self.map(|x| (x, ())).reduce_by_key(|_, _| (), partitions).keys()
+        self.map(|x| (x, ()))
+            .reduce_by_key(|_, _| (), partitions)
+            .keys()
     }
 
     /// The records ordered by `f(record)`, across partitions (a range-partitioned shuffle:
     /// partition `i`'s records all come before partition `i + 1`'s). Runs a job now to
     /// sample the keys.
     #[track_caller]
-    pub fn sort_by<K, F>(&self, f: F, ascending: bool, partitions: impl Into<Option<usize>>) -> Result<Dataset<T>>
+    pub fn sort_by<K, F>(
+        &self,
+        f: F,
+        ascending: bool,
+        partitions: impl Into<Option<usize>>,
+    ) -> Result<Dataset<T>>
     where
         K: Data + Ord + Clone + Send + Sync,
         F: Fn(&T) -> K + Shippable,
@@ -277,13 +305,23 @@ impl<T: Data> Dataset<T> {
     /// Every record, in partition order, at the driver (limited by
     /// `max_result_size`).
     pub fn collect(&self) -> Result<Vec<T>> {
-        let parts = self.scheduler().run_job::<T, Collect>(&self.node, &self.all_partitions(), &(), "collect")?;
+        let parts = self.scheduler().run_job::<T, Collect>(
+            &self.node,
+            &self.all_partitions(),
+            &(),
+            "collect",
+        )?;
         Ok(parts.into_iter().flatten().collect())
     }
 
     /// How many records.
     pub fn count(&self) -> Result<u64> {
-        let parts = self.scheduler().run_job::<T, Count>(&self.node, &self.all_partitions(), &(), "count")?;
+        let parts = self.scheduler().run_job::<T, Count>(
+            &self.node,
+            &self.all_partitions(),
+            &(),
+            "count",
+        )?;
         Ok(parts.into_iter().sum())
     }
 
@@ -297,7 +335,10 @@ impl<T: Data> Dataset<T> {
         while out.len() < n && next < total {
             let parts: Vec<usize> = (next..total.min(next + batch)).collect();
             let want = n - out.len();
-            for got in self.scheduler().run_job::<T, Take>(&self.node, &parts, &want, "take")? {
+            for got in self
+                .scheduler()
+                .run_job::<T, Take>(&self.node, &parts, &want, "take")?
+            {
                 let room = n - out.len();
                 out.extend(got.into_iter().take(room));
             }
@@ -309,14 +350,26 @@ impl<T: Data> Dataset<T> {
 
     /// The first record.
     pub fn first(&self) -> Result<T> {
-        self.take(1)?.into_iter().next().ok_or(Error::Empty("first"))
+        self.take(1)?
+            .into_iter()
+            .next()
+            .ok_or(Error::Empty("first"))
     }
 
     /// All records combined by `f` (associative and commutative).
     pub fn reduce<F: Fn(T, T) -> T + Shippable>(&self, f: F) -> Result<T> {
         code_only(&f);
-        let parts = self.scheduler().run_job::<T, Reduce<F>>(&self.node, &self.all_partitions(), &(), "reduce")?;
-        parts.into_iter().flatten().reduce(f).ok_or(Error::Empty("reduce"))
+        let parts = self.scheduler().run_job::<T, Reduce<F>>(
+            &self.node,
+            &self.all_partitions(),
+            &(),
+            "reduce",
+        )?;
+        parts
+            .into_iter()
+            .flatten()
+            .reduce(f)
+            .ok_or(Error::Empty("reduce"))
     }
 
     /// All records folded into `zero` by `f`, per partition and then across them (`zero`
@@ -326,7 +379,12 @@ impl<T: Data> Dataset<T> {
         T: Clone,
     {
         code_only(&f);
-        let parts = self.scheduler().run_job::<T, Fold<F>>(&self.node, &self.all_partitions(), &zero, "fold")?;
+        let parts = self.scheduler().run_job::<T, Fold<F>>(
+            &self.node,
+            &self.all_partitions(),
+            &zero,
+            "fold",
+        )?;
         Ok(parts.into_iter().fold(zero, f))
     }
 
@@ -359,11 +417,19 @@ impl<T: Data> Dataset<T> {
             env.runtime.block_on(async {
                 fs.mkdirs(path).await?;
                 for (part, tmp) in written.iter().enumerate() {
-                    fs.rename(tmp, &format!("{}/part-{part:05}", path.trim_end_matches('/'))).await?;
+                    fs.rename(
+                        tmp,
+                        &format!("{}/part-{part:05}", path.trim_end_matches('/')),
+                    )
+                    .await?;
                 }
-                fs.delete(&format!("{}/_temporary", path.trim_end_matches('/'))).await?;
-                fs.write(&format!("{}/_SUCCESS", path.trim_end_matches('/')), bytes::Bytes::new())
-                    .await
+                fs.delete(&format!("{}/_temporary", path.trim_end_matches('/')))
+                    .await?;
+                fs.write(
+                    &format!("{}/_SUCCESS", path.trim_end_matches('/')),
+                    bytes::Bytes::new(),
+                )
+                .await
             })?;
             Ok(())
         })();
@@ -504,13 +570,20 @@ impl<K: Data + Hash + Eq, V: Data> Dataset<(K, V)> {
         F: Fn(V, V) -> V + Shippable,
     {
         code_only(&f);
-        self.with_unit().reduce_by_key(move |_, a, b| f(a, b), partitions)
+        self.with_unit()
+            .reduce_by_key(move |_, a, b| f(a, b), partitions)
     }
 
     /// The values of each key folded into `zero` by `seq`, and partial results merged by
     /// `comb`.
     #[track_caller]
-    pub fn aggregate_by_key<U, S, M>(&self, zero: U, seq: S, comb: M, partitions: impl Into<Option<usize>>) -> Result<Dataset<(K, U)>>
+    pub fn aggregate_by_key<U, S, M>(
+        &self,
+        zero: U,
+        seq: S,
+        comb: M,
+        partitions: impl Into<Option<usize>>,
+    ) -> Result<Dataset<(K, U)>>
     where
         U: Data + Clone,
         S: Fn(U, V) -> U + Shippable,
@@ -518,8 +591,12 @@ impl<K: Data + Hash + Eq, V: Data> Dataset<(K, V)> {
     {
         code_only(&seq);
         code_only(&comb);
-        self.with_unit()
-            .aggregate_by_key(zero, move |_, u, v| seq(u, v), move |_, a, b| comb(a, b), partitions)
+        self.with_unit().aggregate_by_key(
+            zero,
+            move |_, u, v| seq(u, v),
+            move |_, a, b| comb(a, b),
+            partitions,
+        )
     }
 
     /// Each key once, with all its values.
@@ -527,34 +604,53 @@ impl<K: Data + Hash + Eq, V: Data> Dataset<(K, V)> {
     pub fn group_by_key(&self, partitions: impl Into<Option<usize>>) -> Dataset<(K, Vec<V>)> {
         let at = Location::caller();
         let n = shuffle_partitions(partitions.into(), &[self.partitions()]);
-        let dep = Arc::new(CombineDep::<K, V, Vec<V>, (), GroupAgg, HashPartitioner>::new(
-            self.sc.new_shuffle_id(),
-            self.node.clone(),
-            unit_caps(),
-            HashPartitioner { n },
-        ));
-        let node = CombinedNode::new(self.sc.meta(n, "group_by_key", at), dep, self.sc.inner.outputs.clone());
+        let dep = Arc::new(
+            CombineDep::<K, V, Vec<V>, (), GroupAgg, HashPartitioner>::new(
+                self.sc.new_shuffle_id(),
+                self.node.clone(),
+                unit_caps(),
+                HashPartitioner { n },
+            ),
+        );
+        let node = CombinedNode::new(
+            self.sc.meta(n, "group_by_key", at),
+            dep,
+            self.sc.inner.outputs.clone(),
+        );
         self.sc.dataset(Arc::new(node))
     }
 
     /// Each key of either side once, with its values from this side and from `other`.
     #[track_caller]
-    pub fn cogroup<W: Data>(&self, other: &Dataset<(K, W)>, partitions: impl Into<Option<usize>>) -> Dataset<(K, (Vec<V>, Vec<W>))> {
+    pub fn cogroup<W: Data>(
+        &self,
+        other: &Dataset<(K, W)>,
+        partitions: impl Into<Option<usize>>,
+    ) -> Dataset<(K, (Vec<V>, Vec<W>))> {
         let at = Location::caller();
         let n = shuffle_partitions(partitions.into(), &[self.partitions(), other.partitions()]);
-        let left = Arc::new(CombineDep::<K, V, Vec<V>, (), GroupAgg, HashPartitioner>::new(
-            self.sc.new_shuffle_id(),
-            self.node.clone(),
-            unit_caps(),
-            HashPartitioner { n },
-        ));
-        let right = Arc::new(CombineDep::<K, W, Vec<W>, (), GroupAgg, HashPartitioner>::new(
-            self.sc.new_shuffle_id(),
-            other.node.clone(),
-            unit_caps(),
-            HashPartitioner { n },
-        ));
-        let node = CoGroupNode::<K, V, W>::new(self.sc.meta(n, "cogroup", at), left, right, self.sc.inner.outputs.clone());
+        let left = Arc::new(
+            CombineDep::<K, V, Vec<V>, (), GroupAgg, HashPartitioner>::new(
+                self.sc.new_shuffle_id(),
+                self.node.clone(),
+                unit_caps(),
+                HashPartitioner { n },
+            ),
+        );
+        let right = Arc::new(
+            CombineDep::<K, W, Vec<W>, (), GroupAgg, HashPartitioner>::new(
+                self.sc.new_shuffle_id(),
+                other.node.clone(),
+                unit_caps(),
+                HashPartitioner { n },
+            ),
+        );
+        let node = CoGroupNode::<K, V, W>::new(
+            self.sc.meta(n, "cogroup", at),
+            left,
+            right,
+            self.sc.inner.outputs.clone(),
+        );
         self.sc.dataset(Arc::new(node))
     }
 
@@ -572,35 +668,67 @@ impl<K: Data + Hash + Eq, V: Data> Dataset<(K, V)> {
 impl<K: Data + Hash + Eq + Clone, V: Data + Clone> Dataset<(K, V)> {
     /// Pairs of values with equal keys (inner join).
     #[track_caller]
-    pub fn join<W: Data + Clone>(&self, other: &Dataset<(K, W)>, partitions: impl Into<Option<usize>>) -> Dataset<(K, (V, W))> {
+    pub fn join<W: Data + Clone>(
+        &self,
+        other: &Dataset<(K, W)>,
+        partitions: impl Into<Option<usize>>,
+    ) -> Dataset<(K, (V, W))> {
         self.cogroup(other, partitions)
             .flat_map(|(k, (vs, ws))| cross(k, vs, ws, |v, w| Some((v.clone(), w.clone()))))
     }
 
     /// Every record of this side, with each matching value of `other` or `None`.
     #[track_caller]
-    pub fn left_outer_join<W: Data + Clone>(&self, other: &Dataset<(K, W)>, partitions: impl Into<Option<usize>>) -> Dataset<(K, (V, Option<W>))> {
+    pub fn left_outer_join<W: Data + Clone>(
+        &self,
+        other: &Dataset<(K, W)>,
+        partitions: impl Into<Option<usize>>,
+    ) -> Dataset<(K, (V, Option<W>))> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+            let ws: Vec<Option<W>> = if ws.is_empty() {
+                vec![None]
+            } else {
+                ws.into_iter().map(Some).collect()
+            };
             cross(k, vs, ws, |v, w| Some((v.clone(), w.clone())))
         })
     }
 
     /// Every record of `other`, with each matching value of this side or `None`.
     #[track_caller]
-    pub fn right_outer_join<W: Data + Clone>(&self, other: &Dataset<(K, W)>, partitions: impl Into<Option<usize>>) -> Dataset<(K, (Option<V>, W))> {
+    pub fn right_outer_join<W: Data + Clone>(
+        &self,
+        other: &Dataset<(K, W)>,
+        partitions: impl Into<Option<usize>>,
+    ) -> Dataset<(K, (Option<V>, W))> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let vs: Vec<Option<V>> = if vs.is_empty() { vec![None] } else { vs.into_iter().map(Some).collect() };
+            let vs: Vec<Option<V>> = if vs.is_empty() {
+                vec![None]
+            } else {
+                vs.into_iter().map(Some).collect()
+            };
             cross(k, vs, ws, |v, w| Some((v.clone(), w.clone())))
         })
     }
 
     /// Every record of both sides, matched where keys are equal.
     #[track_caller]
-    pub fn full_outer_join<W: Data + Clone>(&self, other: &Dataset<(K, W)>, partitions: impl Into<Option<usize>>) -> Dataset<(K, (Option<V>, Option<W>))> {
+    pub fn full_outer_join<W: Data + Clone>(
+        &self,
+        other: &Dataset<(K, W)>,
+        partitions: impl Into<Option<usize>>,
+    ) -> Dataset<(K, (Option<V>, Option<W>))> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let vs: Vec<Option<V>> = if vs.is_empty() { vec![None] } else { vs.into_iter().map(Some).collect() };
-            let ws: Vec<Option<W>> = if ws.is_empty() { vec![None] } else { ws.into_iter().map(Some).collect() };
+            let vs: Vec<Option<V>> = if vs.is_empty() {
+                vec![None]
+            } else {
+                vs.into_iter().map(Some).collect()
+            };
+            let ws: Vec<Option<W>> = if ws.is_empty() {
+                vec![None]
+            } else {
+                ws.into_iter().map(Some).collect()
+            };
             cross(k, vs, ws, |v, w| Some((v.clone(), w.clone())))
         })
     }
@@ -621,12 +749,18 @@ fn cross<K: Clone + 'static, A: 'static, B: 'static, R: 'static>(
 impl<K: Data + Ord + Clone + Send + Sync, V: Data> Dataset<(K, V)> {
     /// The records ordered by key, across partitions (see [`Dataset::sort_by`]).
     #[track_caller]
-    pub fn sort_by_key(&self, ascending: bool, partitions: impl Into<Option<usize>>) -> Result<Dataset<(K, V)>> {
+    pub fn sort_by_key(
+        &self,
+        ascending: bool,
+        partitions: impl Into<Option<usize>>,
+    ) -> Result<Dataset<(K, V)>> {
         let at = Location::caller();
         let n = shuffle_partitions(partitions.into(), &[self.partitions()]);
         // Sample the keys (about 60 per output partition over the whole input, as
         // Spark's RangePartitioner does) to cut key ranges of about equal size.
-        let per_part = (60 * n).div_ceil(self.partitions().max(1)).clamp(20, 10_000);
+        let per_part = (60 * n)
+            .div_ceil(self.partitions().max(1))
+            .clamp(20, 10_000);
         let keys = self.keys();
         let samples = self.scheduler().run_job::<K, Sample>(
             &keys.node,
@@ -649,7 +783,12 @@ impl<K: Data + Ord + Clone + Send + Sync, V: Data> Dataset<(K, V)> {
                 descending: !ascending,
             },
         ));
-        let node = ShuffledNode::<K, V>::sorted(self.sc.meta(parts, "sort_by_key", at), dep, self.sc.inner.outputs.clone(), !ascending);
+        let node = ShuffledNode::<K, V>::sorted(
+            self.sc.meta(parts, "sort_by_key", at),
+            dep,
+            self.sc.inner.outputs.clone(),
+            !ascending,
+        );
         Ok(self.sc.dataset(Arc::new(node)))
     }
 }
@@ -665,19 +804,31 @@ impl<K: Data + Hash + Eq, V: Data, C: Data> With<(K, V), C> {
         let at = Location::caller();
         let sc = self.ds.sc.clone();
         let n = shuffle_partitions(partitions.into(), &[self.ds.partitions()]);
-        let dep = Arc::new(CombineDep::<K, V, V, C, ReduceAgg<F>, HashPartitioner>::new(
-            sc.new_shuffle_id(),
-            self.ds.node,
-            self.caps,
-            HashPartitioner { n },
-        ));
-        let node = CombinedNode::new(sc.meta(n, "reduce_by_key", at), dep, sc.inner.outputs.clone());
+        let dep = Arc::new(
+            CombineDep::<K, V, V, C, ReduceAgg<F>, HashPartitioner>::new(
+                sc.new_shuffle_id(),
+                self.ds.node,
+                self.caps,
+                HashPartitioner { n },
+            ),
+        );
+        let node = CombinedNode::new(
+            sc.meta(n, "reduce_by_key", at),
+            dep,
+            sc.inner.outputs.clone(),
+        );
         sc.dataset(Arc::new(node))
     }
 
     /// [`Dataset::aggregate_by_key`] with the value.
     #[track_caller]
-    pub fn aggregate_by_key<U, S, M>(self, zero: U, seq: S, comb: M, partitions: impl Into<Option<usize>>) -> Result<Dataset<(K, U)>>
+    pub fn aggregate_by_key<U, S, M>(
+        self,
+        zero: U,
+        seq: S,
+        comb: M,
+        partitions: impl Into<Option<usize>>,
+    ) -> Result<Dataset<(K, U)>>
     where
         U: Data + Clone,
         S: Fn(&C, U, V) -> U + Shippable,
@@ -693,13 +844,24 @@ impl<K: Data + Hash + Eq, V: Data, C: Data> With<(K, V), C> {
         let mut caps = serialize_value(&zero)?.as_ref().clone();
         caps.extend_from_slice(&self.caps);
         let caps = Arc::new(caps);
-        let dep = Arc::new(CombineDep::<K, V, U, (U, C), AggregateAgg<S, M>, HashPartitioner>::new(
+        let dep = Arc::new(CombineDep::<
+            K,
+            V,
+            U,
+            (U, C),
+            AggregateAgg<S, M>,
+            HashPartitioner,
+        >::new(
             sc.new_shuffle_id(),
             self.ds.node,
             caps,
             HashPartitioner { n },
         ));
-        let node = CombinedNode::new(sc.meta(n, "aggregate_by_key", at), dep, sc.inner.outputs.clone());
+        let node = CombinedNode::new(
+            sc.meta(n, "aggregate_by_key", at),
+            dep,
+            sc.inner.outputs.clone(),
+        );
         Ok(sc.dataset(Arc::new(node)))
     }
 }

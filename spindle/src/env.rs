@@ -37,7 +37,10 @@ impl BlockFetcher for LocalBlocks {
             .map_err(|e| Error::io("open shuffle output", &block.path, e))?;
         file.seek(SeekFrom::Start(block.offset))
             .map_err(|e| Error::io("seek in shuffle output", &block.path, e))?;
-        Ok(Box::new(BufReader::with_capacity(64 * 1024, file.take(block.len))))
+        Ok(Box::new(BufReader::with_capacity(
+            64 * 1024,
+            file.take(block.len),
+        )))
     }
 }
 

@@ -205,8 +205,11 @@ where
     }
 
     fn spill(&mut self) -> Result<()> {
-        let mut entries: Vec<(u64, K, C)> =
-            self.combiner.drain().map(|(k, c)| (key_hash(&k), k, c)).collect();
+        let mut entries: Vec<(u64, K, C)> = self
+            .combiner
+            .drain()
+            .map(|(k, c)| (key_hash(&k), k, c))
+            .collect();
         entries.sort_unstable_by_key(|e| e.0);
         self.runs.push(write_run(&self.dir, entries.into_iter())?);
         self.spills += 1;
@@ -214,13 +217,19 @@ where
     }
 
     /// Every key once, with everything merged under it (in no particular order).
-    pub(crate) fn finish(mut self, on_error: impl Fn() -> Box<dyn FnMut(Error)>) -> Result<Partition<(K, C)>> {
+    pub(crate) fn finish(
+        mut self,
+        on_error: impl Fn() -> Box<dyn FnMut(Error)>,
+    ) -> Result<Partition<(K, C)>> {
         if self.runs.is_empty() {
             return Ok(Box::new(self.combiner.into_records()));
         }
         self.spill()?;
-        let runs: Vec<RunReader<(u64, K, C)>> =
-            self.runs.drain(..).map(|f| read_run(f, on_error())).collect();
+        let runs: Vec<RunReader<(u64, K, C)>> = self
+            .runs
+            .drain(..)
+            .map(|f| read_run(f, on_error()))
+            .collect();
         Ok(Box::new(HashMerge::new(runs, self.merge)))
     }
 }
@@ -343,14 +352,20 @@ impl<K: Data + Ord, V: Data> ExternalSorter<K, V> {
     }
 
     /// The records in key order.
-    pub(crate) fn finish(mut self, on_error: impl Fn() -> Box<dyn FnMut(Error)>) -> Result<Partition<(K, V)>> {
+    pub(crate) fn finish(
+        mut self,
+        on_error: impl Fn() -> Box<dyn FnMut(Error)>,
+    ) -> Result<Partition<(K, V)>> {
         if self.runs.is_empty() {
             self.sort_buf();
             return Ok(Box::new(self.buf.into_iter()));
         }
         self.spill()?;
-        let mut runs: Vec<RunReader<(K, V)>> =
-            self.runs.drain(..).map(|f| read_run(f, on_error())).collect();
+        let mut runs: Vec<RunReader<(K, V)>> = self
+            .runs
+            .drain(..)
+            .map(|f| read_run(f, on_error()))
+            .collect();
         let mut heap = BinaryHeap::new();
         for (i, r) in runs.iter_mut().enumerate() {
             if let Some((k, v)) = r.next() {
@@ -436,14 +451,22 @@ mod tests {
             let mut want: BTreeMap<String, u64> = BTreeMap::new();
             for i in 0..20_000u64 {
                 // Skewed: key 0 is a third of all records.
-                let k = if i % 3 == 0 { "hot".to_string() } else { format!("k{}", i % 4999) };
+                let k = if i % 3 == 0 {
+                    "hot".to_string()
+                } else {
+                    format!("k{}", i % 4999)
+                };
                 *want.entry(k.clone()).or_default() += i;
                 agg.insert(k, i).expect("insert");
             }
             let spilled = agg.spills;
             let got: BTreeMap<String, u64> = agg.finish(no_error).expect("finish").collect();
             assert_eq!(got, want, "budget {budget}");
-            assert_eq!(spilled > 0, budget < 100_000, "budget {budget}: {spilled} spills");
+            assert_eq!(
+                spilled > 0,
+                budget < 100_000,
+                "budget {budget}: {spilled} spills"
+            );
         }
     }
 
@@ -484,7 +507,11 @@ mod tests {
             if descending {
                 want.reverse();
             }
-            let got: Vec<u64> = s.finish(no_error).expect("finish").map(|(k, _)| k).collect();
+            let got: Vec<u64> = s
+                .finish(no_error)
+                .expect("finish")
+                .map(|(k, _)| k)
+                .collect();
             assert_eq!(got, want);
         }
     }

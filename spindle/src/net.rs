@@ -88,7 +88,9 @@ async fn connection(
         Err(_) => return Err(std::io::Error::other("no handshake in time")),
     }
     if !verify_proof(secret, &nonce, &proof) {
-        return Err(std::io::Error::other("a peer without the application secret"));
+        return Err(std::io::Error::other(
+            "a peer without the application secret",
+        ));
     }
     drop(permit);
     loop {
@@ -113,7 +115,9 @@ async fn connection(
                 let sent = tokio::io::copy(&mut file.take(want), &mut socket).await?;
                 if sent != want {
                     // The length is already promised: the peer must see the short block.
-                    return Err(std::io::Error::other("the map output is shorter than its index says"));
+                    return Err(std::io::Error::other(
+                        "the map output is shorter than its index says",
+                    ));
                 }
             }
             Err(message) => {
@@ -127,8 +131,14 @@ async fn connection(
     }
 }
 
-async fn open_block(root: &std::path::Path, name: &[u8], offset: u64, len: u64) -> Result<tokio::fs::File, String> {
-    let name = std::str::from_utf8(name).map_err(|_| "a file name that is not UTF-8".to_string())?;
+async fn open_block(
+    root: &std::path::Path,
+    name: &[u8],
+    offset: u64,
+    len: u64,
+) -> Result<tokio::fs::File, String> {
+    let name =
+        std::str::from_utf8(name).map_err(|_| "a file name that is not UTF-8".to_string())?;
     if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.') {
         return Err(format!("{name:?} is not a shuffle file name"));
     }
@@ -142,7 +152,9 @@ async fn open_block(root: &std::path::Path, name: &[u8], offset: u64, len: u64) 
         .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
         .len();
     if offset.checked_add(len).is_none_or(|end| end > size) {
-        return Err(format!("{name}: [{offset}, +{len}) is past its end ({size} bytes)"));
+        return Err(format!(
+            "{name}: [{offset}, +{len}) is past its end ({size} bytes)"
+        ));
     }
     use tokio::io::AsyncSeekExt;
     file.seek(std::io::SeekFrom::Start(offset))
@@ -170,16 +182,19 @@ impl RemoteBlocks {
 
     fn connect(&self, location: &str) -> Result<TcpStream> {
         let fail = |e: std::io::Error| Error::io("fetch shuffle blocks from", location, e);
-        let addr: SocketAddr = location
-            .parse()
-            .map_err(|_| Error::Internal(format!("a shuffle location that is not an address: {location}")))?;
+        let addr: SocketAddr = location.parse().map_err(|_| {
+            Error::Internal(format!(
+                "a shuffle location that is not an address: {location}"
+            ))
+        })?;
         let mut s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(fail)?;
         s.set_read_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
         s.set_write_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
         s.set_nodelay(true).map_err(fail)?;
         let mut nonce = [0u8; NONCE];
         s.read_exact(&mut nonce).map_err(fail)?;
-        s.write_all(&secret_proof(&self.secret, &nonce)).map_err(fail)?;
+        s.write_all(&secret_proof(&self.secret, &nonce))
+            .map_err(fail)?;
         Ok(s)
     }
 
@@ -188,7 +203,9 @@ impl RemoteBlocks {
         let name = std::path::Path::new(&block.path)
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::Internal(format!("a map output without a file name: {}", block.path)))?;
+            .ok_or_else(|| {
+                Error::Internal(format!("a map output without a file name: {}", block.path))
+            })?;
         let mut message = Vec::with_capacity(2 + name.len() + 16);
         message.extend_from_slice(&(name.len() as u16).to_be_bytes());
         message.extend_from_slice(name.as_bytes());
@@ -217,7 +234,9 @@ impl RemoteBlocks {
                 let mut len = [0u8; 8];
                 s.read_exact(&mut len).map_err(fail)?;
                 if u64::from_be_bytes(len) != block.len {
-                    return Err(Error::Internal(format!("{location} answered another length for {name}")));
+                    return Err(Error::Internal(format!(
+                        "{location} answered another length for {name}"
+                    )));
                 }
                 Ok(s)
             }
@@ -270,7 +289,9 @@ impl Read for PooledRead {
         let Some(s) = self.stream.as_mut() else {
             return Ok(0);
         };
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = s.read(&mut buf[..want])?;
         if n == 0 {
             self.stream = None;
@@ -313,7 +334,11 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
         std::fs::write(dir.path().join("shuffle_0_0_0_0.data"), &data).expect("write");
         let addr = rt
-            .block_on(serve("127.0.0.1:0".parse().expect("addr"), b"s3cret".to_vec(), dir.path().to_path_buf()))
+            .block_on(serve(
+                "127.0.0.1:0".parse().expect("addr"),
+                b"s3cret".to_vec(),
+                dir.path().to_path_buf(),
+            ))
             .expect("serve");
         let location = addr.to_string();
         let block = |offset: u64, len: u64| BlockRef {
@@ -326,11 +351,17 @@ mod tests {
         let good = RemoteBlocks::new(b"s3cret".to_vec(), "me:1".into());
         for (offset, len) in [(0u64, 10u64), (4000, 300_000), (799_990, 10)] {
             let mut got = Vec::new();
-            good.open(&block(offset, len)).expect("open").read_to_end(&mut got).expect("read");
+            good.open(&block(offset, len))
+                .expect("open")
+                .read_to_end(&mut got)
+                .expect("read");
             assert_eq!(got, &data[offset as usize..(offset + len) as usize]);
         }
         // The connection was reused: one idle connection for the location.
-        assert_eq!(good.idle.lock().expect("lock").get(&location).map(Vec::len), Some(1));
+        assert_eq!(
+            good.idle.lock().expect("lock").get(&location).map(Vec::len),
+            Some(1)
+        );
 
         let past_end = good.open(&block(799_990, 11)).err().expect("refused");
         assert!(past_end.to_string().contains("past its end"), "{past_end}");
@@ -340,7 +371,13 @@ mod tests {
         assert!(good.open(&traversal).is_err());
 
         let stranger = RemoteBlocks::new(b"guess".to_vec(), "them:1".into());
-        let refused = stranger.open(&block(0, 10)).err().expect("a wrong secret is refused");
-        assert!(refused.to_string().contains("fetch shuffle blocks"), "{refused}");
+        let refused = stranger
+            .open(&block(0, 10))
+            .err()
+            .expect("a wrong secret is refused");
+        assert!(
+            refused.to_string().contains("fetch shuffle blocks"),
+            "{refused}"
+        );
     }
 }

@@ -299,7 +299,10 @@ impl AnyNode for TextNode {
         Vec::new()
     }
     fn prefs(&self, part: usize) -> Vec<String> {
-        self.splits.get(part).map(|s| s.hosts.clone()).unwrap_or_default()
+        self.splits
+            .get(part)
+            .map(|s| s.hosts.clone())
+            .unwrap_or_default()
     }
     fn input_bytes(&self, part: usize) -> Option<u64> {
         self.splits.get(part).map(|s| s.length)
@@ -345,7 +348,8 @@ type LineBatch = std::result::Result<Vec<String>, Error>;
 impl Compute<String> for TextCompute {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<String>> {
         let env = tc.env().clone();
-        let (tx, rx): (SyncSender<LineBatch>, Receiver<LineBatch>) = sync_channel(BATCHES_IN_FLIGHT);
+        let (tx, rx): (SyncSender<LineBatch>, Receiver<LineBatch>) =
+            sync_channel(BATCHES_IN_FLIGHT);
         let split = self.split;
         // The split is read on its own thread (driving the async file system there) so the
         // task pulls lines as an iterator; the bounded channel keeps the reader at most a
@@ -367,7 +371,8 @@ impl Compute<String> for TextCompute {
                             }
                             batch.push(String::from_utf8_lossy(line).into_owned());
                             if batch.len() == LINE_BATCH {
-                                let full = std::mem::replace(&mut batch, Vec::with_capacity(LINE_BATCH));
+                                let full =
+                                    std::mem::replace(&mut batch, Vec::with_capacity(LINE_BATCH));
                                 // The task stopped reading (take): read no further lines.
                                 open = tx.send(Ok(full)).is_ok();
                             }
@@ -384,13 +389,15 @@ impl Compute<String> for TextCompute {
             })
             .map_err(|e| Error::io("start a reader thread for", "a split", e))?;
         let sink = tc.clone();
-        Ok(Box::new(rx.into_iter().flat_map(move |batch| match batch {
-            Ok(lines) => lines,
-            Err(e) => {
-                sink.fail(e);
-                Vec::new()
-            }
-        })))
+        Ok(Box::new(rx.into_iter().flat_map(
+            move |batch| match batch {
+                Ok(lines) => lines,
+                Err(e) => {
+                    sink.fail(e);
+                    Vec::new()
+                }
+            },
+        )))
     }
 }
 
@@ -430,7 +437,9 @@ impl<T: 'static> AnyNode for UnionNode<T> {
             .collect()
     }
     fn prefs(&self, part: usize) -> Vec<String> {
-        self.locate(part).map(|(p, i)| p.prefs(i)).unwrap_or_default()
+        self.locate(part)
+            .map(|(p, i)| p.prefs(i))
+            .unwrap_or_default()
     }
     fn input_bytes(&self, part: usize) -> Option<u64> {
         self.locate(part).and_then(|(p, i)| p.input_bytes(i))
@@ -473,7 +482,10 @@ impl<T: 'static> AnyNode for CoalesceNode<T> {
         vec![Dep::Narrow(self.parent.clone())]
     }
     fn prefs(&self, part: usize) -> Vec<String> {
-        let mut hosts: Vec<String> = self.group(part).flat_map(|p| self.parent.prefs(p)).collect();
+        let mut hosts: Vec<String> = self
+            .group(part)
+            .flat_map(|p| self.parent.prefs(p))
+            .collect();
         hosts.sort();
         hosts.dedup();
         hosts
@@ -503,13 +515,15 @@ impl<T: 'static> Compute<T> for ConcatCompute<T> {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<T>> {
         let tc = tc.clone();
         // Each parent partition starts only when the one before it is used up.
-        Ok(Box::new(self.parts.into_iter().flat_map(move |c| match c.run(&tc) {
-            Ok(it) => it,
-            Err(e) => {
-                tc.fail(e);
-                Box::new(std::iter::empty())
-            }
-        })))
+        Ok(Box::new(self.parts.into_iter().flat_map(
+            move |c| match c.run(&tc) {
+                Ok(it) => it,
+                Err(e) => {
+                    tc.fail(e);
+                    Box::new(std::iter::empty())
+                }
+            },
+        )))
     }
 }
 

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::error::{Error, Result};
 use crate::env::TaskEnv;
+use crate::error::{Error, Result};
 use crate::plan::{AnyNode, Dep, Node};
-use crate::shuffle::{MapOutputs, MapStatus, ShuffleDep};
 use crate::ship::Fingerprint;
+use crate::shuffle::{MapOutputs, MapStatus, ShuffleDep};
 use crate::task::{Action, Origin, encode_result, run_task, task_header};
 
 /// One task as the backend sees it.
@@ -92,13 +92,20 @@ impl DagScheduler {
         action: &str,
     ) -> Result<Vec<A::Out>> {
         let started = Instant::now();
-        let job = self.backend.begin_job(&format!("{action} of {}", node.meta().name));
+        let job = self
+            .backend
+            .begin_job(&format!("{action} of {}", node.meta().name));
         let result = self.run_job_stages::<T, A>(job, node, parts, state, action);
         match &result {
             Ok(_) => self.backend.end_job(job, Ok(())),
             Err(e) => self.backend.end_job(job, Err(&e.to_string())),
         }
-        tracing::debug!(job, action, elapsed_ms = started.elapsed().as_millis() as u64, "job done");
+        tracing::debug!(
+            job,
+            action,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "job done"
+        );
         result
     }
 
@@ -240,10 +247,15 @@ impl Backend for LocalBackend {
         let failure: Mutex<Option<Error>> = Mutex::new(None);
         let stop = AtomicBool::new(false);
         let result_bytes = AtomicU64::new(0);
-        let lock = |m: &Mutex<VecDeque<usize>>| m.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+        let lock = |m: &Mutex<VecDeque<usize>>| {
+            m.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+        };
         let fail = |e: Error| {
             stop.store(true, Ordering::SeqCst);
-            failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+            failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(e);
         };
         std::thread::scope(|s| {
             for _ in 0..self.cores.min(stage.tasks.len()) {
@@ -252,9 +264,17 @@ impl Backend for LocalBackend {
                         let Some(i) = lock(&queue) else { break };
                         let task = &stage.tasks[i];
                         let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) as u32;
-                        match run_task(&task.bytes, Origin::ThisProcess, self.env.clone(), stage.id, task.partition, attempt) {
+                        match run_task(
+                            &task.bytes,
+                            Origin::ThisProcess,
+                            self.env.clone(),
+                            stage.id,
+                            task.partition,
+                            attempt,
+                        ) {
                             Ok(answer) => {
-                                let total = result_bytes.fetch_add(answer.len() as u64, Ordering::SeqCst)
+                                let total = result_bytes
+                                    .fetch_add(answer.len() as u64, Ordering::SeqCst)
                                     + answer.len() as u64;
                                 if let Some(limit) = stage.result_limit.filter(|&l| total > l) {
                                     fail(Error::ResultTooLarge {
@@ -264,7 +284,8 @@ impl Backend for LocalBackend {
                                     });
                                     break;
                                 }
-                                answers.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(answer);
+                                answers.lock().unwrap_or_else(PoisonError::into_inner)[i] =
+                                    Some(answer);
                             }
                             Err(e) => fail(Error::Task {
                                 stage: stage.id,
@@ -285,7 +306,11 @@ impl Backend for LocalBackend {
             .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
             .enumerate()
-            .map(|(i, a)| a.ok_or_else(|| Error::Internal(format!("task {i} of {} gave no answer", stage.name))))
+            .map(|(i, a)| {
+                a.ok_or_else(|| {
+                    Error::Internal(format!("task {i} of {} gave no answer", stage.name))
+                })
+            })
             .collect()
     }
 }

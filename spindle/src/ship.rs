@@ -60,7 +60,9 @@ pub(crate) struct FnId(i64);
 /// and the distinct body keep it a real, unique function.
 #[inline(never)]
 fn anchor(_: &mut Dec<'_>) -> Result<Box<dyn Any>, Error> {
-    Err(Error::Internal("the code anchor was called as an entry".into()))
+    Err(Error::Internal(
+        "the code anchor was called as an entry".into(),
+    ))
 }
 
 fn address(f: Entry) -> i64 {
@@ -82,7 +84,8 @@ pub type Fingerprint = [u8; 32];
 pub fn fingerprint() -> Result<Fingerprint, Error> {
     static OWN: OnceLock<Result<Fingerprint, String>> = OnceLock::new();
     OWN.get_or_init(|| {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
         hash_file(&exe).map_err(|e| format!("cannot read {}: {e}", exe.display()))
     })
     .clone()
@@ -193,7 +196,10 @@ mod tests {
         let bytes = e.finish();
         let mut d = Dec::new(&bytes, v);
         let out = (v.resolve(FnId::of(text)))(&mut d).expect("entry runs");
-        assert_eq!(out.downcast_ref::<String>().map(String::as_str), Some("hello"));
+        assert_eq!(
+            out.downcast_ref::<String>().map(String::as_str),
+            Some("hello")
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ use crate::task::{TaskRun, boxed_task};
 // ---- partitioners ------------------------------------------------------------------
 
 /// Which reduce partition a key goes to.
-pub(crate) trait Partitioner<K>: Serialize + DeserializeOwned + Send + Sync + 'static {
+pub(crate) trait Partitioner<K>:
+    Serialize + DeserializeOwned + Send + Sync + 'static
+{
     fn partitions(&self) -> usize;
     fn partition(&self, k: &K) -> usize;
 }
@@ -64,7 +66,11 @@ impl<K: Data + Ord + Send + Sync> Partitioner<K> for RangePartitioner<K> {
     }
     fn partition(&self, k: &K) -> usize {
         let i = self.bounds.partition_point(|b| b < k);
-        if self.descending { self.bounds.len() - i } else { i }
+        if self.descending {
+            self.bounds.len() - i
+        } else {
+            i
+        }
     }
 }
 
@@ -102,14 +108,19 @@ pub(crate) struct MapOutputs {
 
 impl MapOutputs {
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<u32, Vec<Option<MapStatus>>>) -> R) -> R {
-        f(&mut self.by_shuffle.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&mut self
+            .by_shuffle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The map partitions of `shuffle` that have no output yet.
     pub(crate) fn missing(&self, shuffle: u32, maps: usize) -> Vec<usize> {
         self.with(|m| {
             let outs = m.entry(shuffle).or_insert_with(|| vec![None; maps]);
-            (0..maps).filter(|&i| outs.get(i).is_none_or(Option::is_none)).collect()
+            (0..maps)
+                .filter(|&i| outs.get(i).is_none_or(Option::is_none))
+                .collect()
         })
     }
 
@@ -125,7 +136,9 @@ impl MapOutputs {
 
     /// Bytes of reduce partition `part` over every map output, when they all exist.
     pub(crate) fn partition_bytes(&self, shuffle: u32, part: usize) -> Option<u64> {
-        self.blocks(shuffle, part).ok().map(|b| b.iter().map(|b| b.len).sum())
+        self.blocks(shuffle, part)
+            .ok()
+            .map(|b| b.iter().map(|b| b.len).sum())
     }
 
     /// The non-empty blocks of reduce partition `part`, one per map output.
@@ -256,7 +269,12 @@ where
     P: Partitioner<K>,
 {
     /// `caps`: the serialized `Cap`.
-    pub(crate) fn new(id: u32, parent: Arc<dyn Node<(K, V)>>, caps: Arc<Vec<u8>>, partitioner: P) -> Self {
+    pub(crate) fn new(
+        id: u32,
+        parent: Arc<dyn Node<(K, V)>>,
+        caps: Arc<Vec<u8>>,
+        partitioner: P,
+    ) -> Self {
         CombineDep {
             id,
             parent,
@@ -347,7 +365,12 @@ where
             out.spill()
         };
         for (k, v) in this.input.run(tc)? {
-            combiner.upsert(k, v, |v| A::create(cap, v), |c, v| A::merge_value(cap, c, v));
+            combiner.upsert(
+                k,
+                v,
+                |v| A::create(cap, v),
+                |c, v| A::merge_value(cap, c, v),
+            );
             if combiner.over(budget / 2) {
                 flush(&mut combiner, &mut out)?;
             }
@@ -433,7 +456,12 @@ fn fail_if_input_failed(tc: &TaskContext) -> Result<()> {
     }
 }
 
-fn finish_map(out: PartitionedWriter, tc: &TaskContext, shuffle: u32, map: usize) -> Result<Vec<u8>> {
+fn finish_map(
+    out: PartitionedWriter,
+    tc: &TaskContext,
+    shuffle: u32,
+    map: usize,
+) -> Result<Vec<u8>> {
     let path = tc.scratch().join(format!(
         "shuffle_{shuffle}_{map}_{}_{}.data",
         tc.stage(),
@@ -498,7 +526,8 @@ impl PartitionedWriter {
         }
         let sealed = &mut self.sealed[part];
         let before = sealed.len();
-        write_frame(sealed, &raw).map_err(|e| Error::io("compress shuffle output in", self.dir.display(), e))?;
+        write_frame(sealed, &raw)
+            .map_err(|e| Error::io("compress shuffle output in", self.dir.display(), e))?;
         self.held = self.held - raw.len() + (sealed.len() - before);
         Ok(())
     }
@@ -509,14 +538,16 @@ impl PartitionedWriter {
             return Ok(());
         }
         let dir = self.dir.display().to_string();
-        let file = tempfile::tempfile_in(&self.dir).map_err(|e| Error::io("create a spill file in", &dir, e))?;
+        let file = tempfile::tempfile_in(&self.dir)
+            .map_err(|e| Error::io("create a spill file in", &dir, e))?;
         let mut w = BufWriter::with_capacity(256 * 1024, file);
         let mut segments = Vec::with_capacity(self.raw.len());
         let mut pos = 0u64;
         for part in 0..self.raw.len() {
             self.seal(part)?;
             let bytes = std::mem::take(&mut self.sealed[part]);
-            w.write_all(&bytes).map_err(|e| Error::io("write a spill file in", &dir, e))?;
+            w.write_all(&bytes)
+                .map_err(|e| Error::io("write a spill file in", &dir, e))?;
             segments.push((pos, bytes.len() as u64));
             pos += bytes.len() as u64;
         }
@@ -549,14 +580,18 @@ impl PartitionedWriter {
                     return Err(Error::io(
                         "copy a spill into",
                         &shown,
-                        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "spill file is short"),
+                        std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "spill file is short",
+                        ),
                     ));
                 }
                 pos += len;
             }
             self.seal(part)?;
             let bytes = std::mem::take(&mut self.sealed[part]);
-            w.write_all(&bytes).map_err(|e| Error::io("write shuffle output", &shown, e))?;
+            w.write_all(&bytes)
+                .map_err(|e| Error::io("write shuffle output", &shown, e))?;
             pos += bytes.len() as u64;
             offsets.push(pos);
         }
@@ -685,9 +720,10 @@ where
 {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<(K, C)>> {
         let cap = self.cap;
-        let mut agg = ExternalAgg::new(tc.env().task_memory, tc.scratch(), A::GROWS, move |a, b| {
-            A::merge(&cap, a, b)
-        });
+        let mut agg =
+            ExternalAgg::new(tc.env().task_memory, tc.scratch(), A::GROWS, move |a, b| {
+                A::merge(&cap, a, b)
+            });
         for (k, c) in read_blocks::<(K, C)>(tc, self.blocks) {
             agg.insert(k, c)?;
         }
@@ -840,7 +876,10 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> AnyNode for CoGroupNode<K, V, W> {
         &self.meta
     }
     fn deps(&self) -> Vec<Dep> {
-        vec![Dep::Shuffle(self.left.clone()), Dep::Shuffle(self.right.clone())]
+        vec![
+            Dep::Shuffle(self.left.clone()),
+            Dep::Shuffle(self.right.clone()),
+        ]
     }
     fn input_bytes(&self, part: usize) -> Option<u64> {
         Some(
@@ -911,13 +950,19 @@ mod tests {
             bounds: vec![10, 20, 30],
             descending: false,
         };
-        let got: Vec<usize> = [0, 10, 11, 20, 25, 31, 99].iter().map(|k| p.partition(k)).collect();
+        let got: Vec<usize> = [0, 10, 11, 20, 25, 31, 99]
+            .iter()
+            .map(|k| p.partition(k))
+            .collect();
         assert_eq!(got, vec![0, 0, 1, 1, 2, 3, 3]);
         let d = RangePartitioner {
             bounds: vec![10, 20, 30],
             descending: true,
         };
-        let got: Vec<usize> = [0, 10, 11, 20, 25, 31, 99].iter().map(|k| d.partition(k)).collect();
+        let got: Vec<usize> = [0, 10, 11, 20, 25, 31, 99]
+            .iter()
+            .map(|k| d.partition(k))
+            .collect();
         assert_eq!(got, vec![3, 3, 2, 2, 1, 0, 0]);
     }
 
@@ -943,7 +988,11 @@ mod tests {
             w.add((i % 3) as usize, &rec).expect("add");
             want[(i % 3) as usize].push(rec);
         }
-        assert!(w.spills.len() > 3, "expected spills, got {}", w.spills.len());
+        assert!(
+            w.spills.len() > 3,
+            "expected spills, got {}",
+            w.spills.len()
+        );
         let path = dir.path().join("out.data");
         let offsets = w.finish(&path).expect("finish");
         assert_eq!(offsets.len(), 4);

@@ -69,13 +69,18 @@ pub(crate) fn run_task(
         let mut d = Dec::new(body, verified);
         let task = d.build::<Box<dyn TaskRun>>()?;
         if !d.is_empty() {
-            return Err(Error::Internal("task bytes left over after decoding".into()));
+            return Err(Error::Internal(
+                "task bytes left over after decoding".into(),
+            ));
         }
         task.run(&tc)
     }));
     let result = match outcome {
         Ok(r) => r,
-        Err(panic) => Err(Error::Internal(format!("panicked: {}", panic_message(&*panic)))),
+        Err(panic) => Err(Error::Internal(format!(
+            "panicked: {}",
+            panic_message(&*panic)
+        ))),
     };
     match (result, tc.take_error()) {
         (_, Some(e)) => Err(e),
@@ -203,7 +208,11 @@ pub(crate) struct Sample;
 impl<T: Data> Action<T> for Sample {
     type State = (usize, u64);
     type Out = (u64, Vec<T>);
-    fn run((n, seed): (usize, u64), tc: &TaskContext, input: Partition<T>) -> Result<(u64, Vec<T>)> {
+    fn run(
+        (n, seed): (usize, u64),
+        tc: &TaskContext,
+        input: Partition<T>,
+    ) -> Result<(u64, Vec<T>)> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ tc.partition() as u64);
         let mut sample = Vec::with_capacity(n);
         let mut seen = 0u64;
@@ -247,7 +256,10 @@ impl<T: Display + 'static> Action<T> for SaveText {
         for x in input {
             writeln!(buf, "{x}").map_err(|e| Error::io("format a line for", &path, e))?;
             if buf.len() >= WRITE_BUFFER {
-                let chunk = Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(WRITE_BUFFER)));
+                let chunk = Bytes::from(std::mem::replace(
+                    &mut buf,
+                    Vec::with_capacity(WRITE_BUFFER),
+                ));
                 env.runtime.block_on(out.write(chunk))?;
             }
         }

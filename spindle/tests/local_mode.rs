@@ -18,7 +18,11 @@ fn context(threads: usize, task_memory: u64) -> Context {
 fn skewed(n: u64, spread: u64) -> Vec<(u64, u64)> {
     (0..n)
         .map(|i| {
-            let k = if i % 3 == 0 { 0 } else { 1 + (i * 2_654_435_761) % spread };
+            let k = if i % 3 == 0 {
+                0
+            } else {
+                1 + (i * 2_654_435_761) % spread
+            };
             (k, i)
         })
         .collect()
@@ -44,13 +48,28 @@ fn narrow_transformations_match_the_reference() {
     assert_eq!(got, data.iter().map(|x| x * 3 + 1).collect::<Vec<_>>());
 
     let got = ds.filter(|x| x % 7 == 3).collect().expect("filter");
-    assert_eq!(got, data.iter().copied().filter(|x| x % 7 == 3).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        data.iter()
+            .copied()
+            .filter(|x| x % 7 == 3)
+            .collect::<Vec<_>>()
+    );
 
-    let got = ds.flat_map(|x| std::iter::repeat_n(x, (x % 3) as usize)).collect().expect("flat_map");
-    let want: Vec<u64> = data.iter().flat_map(|&x| std::iter::repeat_n(x, (x % 3) as usize)).collect();
+    let got = ds
+        .flat_map(|x| std::iter::repeat_n(x, (x % 3) as usize))
+        .collect()
+        .expect("flat_map");
+    let want: Vec<u64> = data
+        .iter()
+        .flat_map(|&x| std::iter::repeat_n(x, (x % 3) as usize))
+        .collect();
     assert_eq!(got, want);
 
-    let got = ds.map_partitions(|it| vec![it.sum::<u64>()]).collect().expect("map_partitions");
+    let got = ds
+        .map_partitions(|it| vec![it.sum::<u64>()])
+        .collect()
+        .expect("map_partitions");
     assert_eq!(got.len(), 7);
     assert_eq!(got.iter().sum::<u64>(), data.iter().sum::<u64>());
 
@@ -62,8 +81,15 @@ fn narrow_transformations_match_the_reference() {
         assert!(w[0].0 <= w[1].0, "partition order kept");
     }
 
-    let got = ds.key_by(|x| x % 10).map_values(|x| x + 1).collect().expect("key_by");
-    assert_eq!(got, data.iter().map(|&x| (x % 10, x + 1)).collect::<Vec<_>>());
+    let got = ds
+        .key_by(|x| x % 10)
+        .map_values(|x| x + 1)
+        .collect()
+        .expect("key_by");
+    assert_eq!(
+        got,
+        data.iter().map(|&x| (x % 10, x + 1)).collect::<Vec<_>>()
+    );
     let got = ds.key_by(|x| x % 10).keys().collect().expect("keys");
     assert_eq!(got, data.iter().map(|x| x % 10).collect::<Vec<_>>());
 
@@ -82,8 +108,9 @@ fn narrow_transformations_match_the_reference() {
 #[test]
 fn a_value_handed_with_with_reaches_every_task() {
     let sc = context(2, 64 << 20);
-    let text: Vec<String> =
-        (0..500).map(|i| format!("line {i} {}", if i % 5 == 0 { "spindle" } else { "spark" })).collect();
+    let text: Vec<String> = (0..500)
+        .map(|i| format!("line {i} {}", if i % 5 == 0 { "spindle" } else { "spark" }))
+        .collect();
     let lines = sc.parallelize(text.clone(), 4).expect("parallelize");
     let word = String::from("spindle");
     let min = 2usize;
@@ -92,7 +119,11 @@ fn a_value_handed_with_with_reaches_every_task() {
         .expect("with")
         .filter(|(word, min), line| line.contains(word.as_str()) && line.len() > *min);
     assert_eq!(hits.count().expect("count"), 100);
-    let lens = lines.with(10usize).expect("with").map(|add, l| l.len() + add).reduce(|a, b| a.max(b));
+    let lens = lines
+        .with(10usize)
+        .expect("with")
+        .map(|add, l| l.len() + add)
+        .reduce(|a, b| a.max(b));
     let want = text.iter().map(|l| l.len() + 10).max();
     assert_eq!(lens.ok(), want);
 }
@@ -137,11 +168,21 @@ fn aggregations_match_the_reference_and_spill() {
     for &(k, v) in &data {
         *want.entry(k).or_default() += v;
     }
-    let got: BTreeMap<u64, u64> = ds.reduce_by_key(|a, b| a + b, 4).collect().expect("reduce_by_key").into_iter().collect();
+    let got: BTreeMap<u64, u64> = ds
+        .reduce_by_key(|a, b| a + b, 4)
+        .collect()
+        .expect("reduce_by_key")
+        .into_iter()
+        .collect();
     assert_eq!(got, want);
 
     let got: BTreeMap<u64, (u64, u64)> = ds
-        .aggregate_by_key((0u64, 0u64), |(s, n), v| (s + v, n + 1), |a, b| (a.0 + b.0, a.1 + b.1), 3)
+        .aggregate_by_key(
+            (0u64, 0u64),
+            |(s, n), v| (s + v, n + 1),
+            |a, b| (a.0 + b.0, a.1 + b.1),
+            3,
+        )
         .expect("aggregate_by_key")
         .collect()
         .expect("collect")
@@ -166,7 +207,10 @@ fn aggregations_match_the_reference_and_spill() {
     for &(k, v) in &data {
         want_groups.entry(k).or_default().push(v);
     }
-    let want_groups: BTreeMap<u64, Vec<u64>> = want_groups.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+    let want_groups: BTreeMap<u64, Vec<u64>> = want_groups
+        .into_iter()
+        .map(|(k, v)| (k, sorted(v)))
+        .collect();
     assert_eq!(got, want_groups);
 
     let got = sorted(ds.keys().distinct(3).collect().expect("distinct"));
@@ -191,7 +235,10 @@ fn aggregations_match_the_reference_and_spill() {
 fn joins_match_the_reference() {
     let sc = context(3, 32 << 10);
     let left = skewed(3000, 200);
-    let right: Vec<(u64, String)> = (0..400u64).filter(|k| k % 3 != 0).map(|k| (k % 250, format!("r{k}"))).collect();
+    let right: Vec<(u64, String)> = (0..400u64)
+        .filter(|k| k % 3 != 0)
+        .map(|k| (k % 250, format!("r{k}")))
+        .collect();
     let l = pairs(&sc, &left, 4);
     let r = sc.parallelize(right.clone(), 3).expect("parallelize");
 
@@ -219,7 +266,10 @@ fn joins_match_the_reference() {
             None => want.push((*k, (*v, None))),
         }
     }
-    assert_eq!(sorted(l.left_outer_join(&r, None).collect().expect("left")), sorted(want));
+    assert_eq!(
+        sorted(l.left_outer_join(&r, None).collect().expect("left")),
+        sorted(want)
+    );
 
     let mut want = Vec::new();
     for (k, w) in &right {
@@ -228,19 +278,44 @@ fn joins_match_the_reference() {
             None => want.push((*k, (None, w.clone()))),
         }
     }
-    assert_eq!(sorted(l.right_outer_join(&r, 2).collect().expect("right")), sorted(want));
+    assert_eq!(
+        sorted(l.right_outer_join(&r, 2).collect().expect("right")),
+        sorted(want)
+    );
 
     let full = l.full_outer_join(&r, 4).collect().expect("full");
-    let only_left = full.iter().filter(|(_, (v, w))| v.is_some() && w.is_none()).count();
-    let only_right = full.iter().filter(|(_, (v, w))| v.is_none() && w.is_some()).count();
-    let both = full.iter().filter(|(_, (v, w))| v.is_some() && w.is_some()).count();
-    let want_only_left = left.iter().filter(|(k, _)| !by_key_r.contains_key(k)).count();
-    let want_only_right = right.iter().filter(|(k, _)| !by_key_l.contains_key(k)).count();
-    let want_both: usize = left.iter().map(|(k, _)| by_key_r.get(k).map_or(0, Vec::len)).sum();
-    assert_eq!((only_left, only_right, both), (want_only_left, want_only_right, want_both));
+    let only_left = full
+        .iter()
+        .filter(|(_, (v, w))| v.is_some() && w.is_none())
+        .count();
+    let only_right = full
+        .iter()
+        .filter(|(_, (v, w))| v.is_none() && w.is_some())
+        .count();
+    let both = full
+        .iter()
+        .filter(|(_, (v, w))| v.is_some() && w.is_some())
+        .count();
+    let want_only_left = left
+        .iter()
+        .filter(|(k, _)| !by_key_r.contains_key(k))
+        .count();
+    let want_only_right = right
+        .iter()
+        .filter(|(k, _)| !by_key_l.contains_key(k))
+        .count();
+    let want_both: usize = left
+        .iter()
+        .map(|(k, _)| by_key_r.get(k).map_or(0, Vec::len))
+        .sum();
+    assert_eq!(
+        (only_left, only_right, both),
+        (want_only_left, want_only_right, want_both)
+    );
 
     let cg = l.cogroup(&r, 3).collect().expect("cogroup");
-    let keys: std::collections::BTreeSet<u64> = by_key_l.keys().chain(by_key_r.keys()).copied().collect();
+    let keys: std::collections::BTreeSet<u64> =
+        by_key_l.keys().chain(by_key_r.keys()).copied().collect();
     assert_eq!(cg.len(), keys.len());
     for (k, (vs, ws)) in cg {
         assert_eq!(vs.len(), by_key_l.get(&k).map_or(0, Vec::len), "key {k}");
@@ -266,9 +341,22 @@ fn sorts_are_total_across_partitions_and_spill() {
     want_desc.reverse();
     assert_eq!(got, want_desc);
 
-    let words = sc.parallelize((0..3000).map(|i| format!("w{:05}", (i * 37) % 3000)).collect::<Vec<_>>(), 4).expect("parallelize");
-    let by_len_then_text = words.sort_by(|w| w.clone(), true, 4).expect("sort_by").collect().expect("collect");
-    let mut want_words: Vec<String> = (0..3000).map(|i| format!("w{:05}", (i * 37) % 3000)).collect();
+    let words = sc
+        .parallelize(
+            (0..3000)
+                .map(|i| format!("w{:05}", (i * 37) % 3000))
+                .collect::<Vec<_>>(),
+            4,
+        )
+        .expect("parallelize");
+    let by_len_then_text = words
+        .sort_by(|w| w.clone(), true, 4)
+        .expect("sort_by")
+        .collect()
+        .expect("collect");
+    let mut want_words: Vec<String> = (0..3000)
+        .map(|i| format!("w{:05}", (i * 37) % 3000))
+        .collect();
     want_words.sort();
     assert_eq!(by_len_then_text, want_words);
 }
@@ -280,7 +368,10 @@ fn repartition_and_sample_keep_what_they_promise() {
     let ds = sc.parallelize(data.clone(), 3).expect("parallelize");
     let re = ds.repartition(8);
     assert_eq!(re.partitions(), 8);
-    let sizes = re.map_partitions(|it| vec![it.count()]).collect().expect("sizes");
+    let sizes = re
+        .map_partitions(|it| vec![it.count()])
+        .collect()
+        .expect("sizes");
     assert_eq!(sizes.len(), 8);
     assert_eq!(sizes.iter().sum::<usize>(), 10_000);
     for s in &sizes {
@@ -288,11 +379,23 @@ fn repartition_and_sample_keep_what_they_promise() {
     }
     assert_eq!(sorted(re.collect().expect("collect")), data);
 
-    let s1 = ds.sample(false, 0.1, 42).expect("sample").collect().expect("collect");
-    let s2 = ds.sample(false, 0.1, 42).expect("sample").collect().expect("collect");
+    let s1 = ds
+        .sample(false, 0.1, 42)
+        .expect("sample")
+        .collect()
+        .expect("collect");
+    let s2 = ds
+        .sample(false, 0.1, 42)
+        .expect("sample")
+        .collect()
+        .expect("collect");
     assert_eq!(s1, s2, "same seed, same sample");
     assert!((800..1200).contains(&s1.len()), "{}", s1.len());
-    let with = ds.sample(true, 2.0, 7).expect("sample").count().expect("count");
+    let with = ds
+        .sample(true, 2.0, 7)
+        .expect("sample")
+        .count()
+        .expect("count");
     assert!((18_000..22_000).contains(&with), "{with}");
     assert!(ds.sample(false, 1.5, 1).is_err());
 }
@@ -315,9 +418,17 @@ fn a_later_job_reuses_shuffle_output_and_jobs_can_be_many() {
 #[test]
 fn a_panicking_task_fails_the_job_with_its_message() {
     let sc = context(2, 64 << 20);
-    let ds = sc.parallelize((0..100u64).collect(), 4).expect("parallelize");
+    let ds = sc
+        .parallelize((0..100u64).collect(), 4)
+        .expect("parallelize");
     let err = ds
-        .map(|x| if x == 77 { panic!("record {x} is cursed") } else { x })
+        .map(|x| {
+            if x == 77 {
+                panic!("record {x} is cursed")
+            } else {
+                x
+            }
+        })
         .count()
         .expect_err("the job must fail");
     let msg = err.to_string();
@@ -331,7 +442,9 @@ fn results_over_the_limit_are_refused_clearly() {
     config.master = Master::Local(2);
     config.max_result_size = 10_000;
     let sc = Context::with_config(config).expect("context");
-    let ds = sc.parallelize((0..100_000u64).collect(), 4).expect("parallelize");
+    let ds = sc
+        .parallelize((0..100_000u64).collect(), 4)
+        .expect("parallelize");
     let err = ds.collect().expect_err("over the limit");
     let msg = err.to_string();
     assert!(msg.contains("over the limit of 10000 bytes"), "{msg}");
@@ -348,7 +461,11 @@ fn text_files_are_read_and_written_with_hadoops_rules() {
     for f in 0..3 {
         let mut text = String::new();
         for i in 0..2000 {
-            let line = format!("the {} fox {}\n", ["quick", "lazy", "brown"][(i + f) % 3], i % 17);
+            let line = format!(
+                "the {} fox {}\n",
+                ["quick", "lazy", "brown"][(i + f) % 3],
+                i % 17
+            );
             for w in line.split_whitespace() {
                 *want_words.entry(w.to_string()).or_default() += 1;
             }
@@ -357,7 +474,9 @@ fn text_files_are_read_and_written_with_hadoops_rules() {
         std::fs::write(input.join(format!("part-{f}")), text).expect("write");
     }
     std::fs::write(input.join("_ignored"), "not input\n").expect("write");
-    let lines = sc.text_file(input.to_str().expect("utf-8")).expect("text_file");
+    let lines = sc
+        .text_file(input.to_str().expect("utf-8"))
+        .expect("text_file");
     assert_eq!(lines.count().expect("count"), 6000);
 
     let counts = lines
@@ -366,7 +485,10 @@ fn text_files_are_read_and_written_with_hadoops_rules() {
         .reduce_by_key(|a, b| a + b, 2);
     let out = dir.path().join("out");
     let out_s = out.to_str().expect("utf-8");
-    counts.map(|(w, n)| format!("{w}\t{n}")).save_as_text_file(out_s).expect("save");
+    counts
+        .map(|(w, n)| format!("{w}\t{n}"))
+        .save_as_text_file(out_s)
+        .expect("save");
     assert!(out.join("_SUCCESS").exists());
     assert!(!out.join("_temporary").exists());
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
@@ -379,14 +501,28 @@ fn text_files_are_read_and_written_with_hadoops_rules() {
     }
     assert_eq!(got, want_words);
 
-    let again = counts.map(|(w, _)| w).save_as_text_file(out_s).expect_err("exists");
+    let again = counts
+        .map(|(w, _)| w)
+        .save_as_text_file(out_s)
+        .expect_err("exists");
     assert!(again.to_string().contains("already exists"), "{again}");
 
-    let failing = lines.map(|l| if l.contains("fox 16") { panic!("bad line") } else { l });
+    let failing = lines.map(|l| {
+        if l.contains("fox 16") {
+            panic!("bad line")
+        } else {
+            l
+        }
+    });
     let failed_out = dir.path().join("failed");
-    let err = failing.save_as_text_file(failed_out.to_str().expect("utf-8")).expect_err("fails");
+    let err = failing
+        .save_as_text_file(failed_out.to_str().expect("utf-8"))
+        .expect_err("fails");
     assert!(err.to_string().contains("bad line"), "{err}");
-    assert!(!failed_out.exists(), "a failed job leaves no output directory");
+    assert!(
+        !failed_out.exists(),
+        "a failed job leaves no output directory"
+    );
 
     let missing = sc.text_file(dir.path().join("nope").to_str().expect("utf-8"));
     assert!(missing.is_err());

@@ -25,7 +25,9 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::container_env::ContainerEnv;
-use crate::job::{Staged, environment_sections, remove_staging_dir, staged_from_env, write_history};
+use crate::job::{
+    Staged, environment_sections, remove_staging_dir, staged_from_env, write_history,
+};
 use crate::{AmError, ipc, web};
 
 const DEFAULT_RACK: &str = "/default-rack";
@@ -67,12 +69,18 @@ impl AppSettings {
                     .parse::<T>()
                     .ok()
                     .filter(|n| *n >= T::from(1))
-                    .ok_or_else(|| AmError::Environment(format!("{key}={v:?} is not a positive number"))),
+                    .ok_or_else(|| {
+                        AmError::Environment(format!("{key}={v:?} is not a positive number"))
+                    }),
             }
         }
         let program = var("SPINDLE_APP_PROGRAM")
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| AmError::Environment("SPINDLE_APP_PROGRAM is not set (submit with `spindle submit`)".into()))?;
+            .ok_or_else(|| {
+                AmError::Environment(
+                    "SPINDLE_APP_PROGRAM is not set (submit with `spindle submit`)".into(),
+                )
+            })?;
         Ok(AppSettings {
             num_executors: number(&var, "SPINDLE_EXECUTOR_INSTANCES", 2u32)?,
             executor_memory_mb: number(&var, "SPINDLE_EXECUTOR_MEMORY_MB", 512i64)?,
@@ -106,9 +114,12 @@ impl AppMaster {
             .credentials
             .secret(SECRET_ALIAS)
             .map(<[u8]>::to_vec)
-            .ok_or_else(|| AmError::Environment(format!("the credentials hold no {SECRET_ALIAS}")))?;
+            .ok_or_else(|| {
+                AmError::Environment(format!("the credentials hold no {SECRET_ALIAS}"))
+            })?;
         let ip = resolve(&env.nm_host).await?;
-        let mut driver_config = DriverConfig::new(secret.clone(), SocketAddr::new(ip, 0), env.nm_host.clone());
+        let mut driver_config =
+            DriverConfig::new(secret.clone(), SocketAddr::new(ip, 0), env.nm_host.clone());
         driver_config.max_attempts = settings.max_attempts.max(1);
         let driver = Driver::start(driver_config)
             .await
@@ -121,11 +132,18 @@ impl AppMaster {
         };
         let web = web::serve(SocketAddr::new(ip, 0), driver.clone(), &proxy).await?;
         let tracking_url = format!("http://{}:{}/", env.nm_host, web.port());
-        let mut rm = AmRmClient::new(&env.scheduler_address, env.amrm_token.clone(), env.qops.clone());
+        let mut rm = AmRmClient::new(
+            &env.scheduler_address,
+            env.amrm_token.clone(),
+            env.qops.clone(),
+        );
         let reg = rm
             .register(&env.nm_host, 0, &tracking_url)
             .await
-            .map_err(ipc(format!("registering with the ResourceManager at {}", env.scheduler_address)))?;
+            .map_err(ipc(format!(
+                "registering with the ResourceManager at {}",
+                env.scheduler_address
+            )))?;
         info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
         let kv = |k: &str, v: String| (k.to_string(), v);
         driver.set_environment(environment_sections(
@@ -139,7 +157,10 @@ impl AppMaster {
                 entries: vec![
                     kv("Program", settings.program.clone()),
                     kv("Executors", settings.num_executors.to_string()),
-                    kv("Executor memory (MB)", settings.executor_memory_mb.to_string()),
+                    kv(
+                        "Executor memory (MB)",
+                        settings.executor_memory_mb.to_string(),
+                    ),
                     kv("Executor cores", settings.executor_cores.to_string()),
                     kv("Task max attempts", settings.max_attempts.to_string()),
                 ],
@@ -280,11 +301,20 @@ impl Launcher {
                 ("SPINDLE_ROLE".into(), "executor".into()),
                 ("SPINDLE_DRIVER".into(), self.driver.address().to_string()),
                 ("SPINDLE_EXECUTOR_ID".into(), c.id.to_string()),
-                ("SPINDLE_EXECUTOR_CORES".into(), self.settings.executor_cores.to_string()),
-                ("SPINDLE_EXECUTOR_MEMORY_MB".into(), self.settings.executor_memory_mb.to_string()),
+                (
+                    "SPINDLE_EXECUTOR_CORES".into(),
+                    self.settings.executor_cores.to_string(),
+                ),
+                (
+                    "SPINDLE_EXECUTOR_MEMORY_MB".into(),
+                    self.settings.executor_memory_mb.to_string(),
+                ),
                 ("HADOOP_USER_NAME".into(), self.staged.user.clone()),
                 ("SPINDLE_DEFAULT_FS".into(), self.staged.default_fs.clone()),
-                ("RUST_LOG".into(), std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
+                (
+                    "RUST_LOG".into(),
+                    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+                ),
             ],
             // The program's name is ours (the client checks it is a plain file name).
             commands: vec![format!("./{program} 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr")],
@@ -335,7 +365,10 @@ async fn heartbeat_loop(
             info!(executors = want, "asking for executors");
         }
         rm.set_progress(launcher.driver.phase().2);
-        let alloc = rm.allocate().await.map_err(ipc("heartbeat to the ResourceManager"))?;
+        let alloc = rm
+            .allocate()
+            .await
+            .map_err(ipc("heartbeat to the ResourceManager"))?;
         if alloc.command == Some(AmCommand::Shutdown) {
             return Err(AmError::Shutdown);
         }
@@ -367,7 +400,11 @@ async fn heartbeat_loop(
         }
         for s in alloc.completed {
             if running.remove(&s.id).is_some() && lost.insert(s.id) {
-                let why = format!("container exited {}: {}", s.exit_status, s.diagnostics.trim());
+                let why = format!(
+                    "container exited {}: {}",
+                    s.exit_status,
+                    s.diagnostics.trim()
+                );
                 launcher.driver.executor_lost(&s.id.to_string(), &why).await;
                 if replacements_left > 0 {
                     replacements_left -= 1;
@@ -405,9 +442,17 @@ mod tests {
                 program: "my-app".into(),
             }
         );
-        let bad: HashMap<&str, &str> = [("SPINDLE_APP_PROGRAM", "a"), ("SPINDLE_EXECUTOR_CORES", "0")].into();
-        let err = AppSettings::from_lookup(|k| bad.get(k).map(|v| v.to_string())).expect_err("0 cores");
-        assert!(err.to_string().contains("SPINDLE_EXECUTOR_CORES=\"0\""), "{err}");
+        let bad: HashMap<&str, &str> = [
+            ("SPINDLE_APP_PROGRAM", "a"),
+            ("SPINDLE_EXECUTOR_CORES", "0"),
+        ]
+        .into();
+        let err =
+            AppSettings::from_lookup(|k| bad.get(k).map(|v| v.to_string())).expect_err("0 cores");
+        assert!(
+            err.to_string().contains("SPINDLE_EXECUTOR_CORES=\"0\""),
+            "{err}"
+        );
         let err = AppSettings::from_lookup(|_| None).expect_err("no program");
         assert!(err.to_string().contains("SPINDLE_APP_PROGRAM"), "{err}");
     }

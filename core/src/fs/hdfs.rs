@@ -13,9 +13,8 @@ use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use spindle_hadoop_ipc::namenode::NameNodeClient;
 
 use super::{
-    FileWriter,
-    Block, FileInfo, FileSystem, Uri, expand_inputs, has_glob, is_hidden, normalize_slashes,
-    split_uri, with_default_port,
+    Block, FileInfo, FileSystem, FileWriter, Uri, expand_inputs, has_glob, is_hidden,
+    normalize_slashes, split_uri, with_default_port,
 };
 use crate::error::CoreError;
 

@@ -8,7 +8,9 @@ use std::time::UNIX_EPOCH;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Block, FileInfo, FileSystem, FileWriter, Uri, expand_inputs, has_glob, is_hidden, split_uri};
+use super::{
+    Block, FileInfo, FileSystem, FileWriter, Uri, expand_inputs, has_glob, is_hidden, split_uri,
+};
 use crate::error::CoreError;
 
 /// The nominal block size of local files (Hadoop's `fs.local.block.size` default).
@@ -268,7 +270,10 @@ impl FileSystem for LocalFs {
                 if let Some(parent) = p.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                std::fs::OpenOptions::new().write(true).create_new(true).open(&p)
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&p)
             }
         })
         .await?;
