@@ -299,7 +299,7 @@ impl Context {
 ///     spindle::main(|sc| {
 ///         let n = sc.parallelize((1..=100).collect::<Vec<u64>>(), None)?.count()?;
 ///         println!("{n}");
-///         Ok(())
+///         Ok::<(), spindle::Error>(())
 ///     })
 /// }
 /// ```

@@ -12,6 +12,15 @@
 //! let long = lines.with(min_len)?.filter(|min_len, line| line.len() >= *min_len);
 //! # Ok(()) }
 //! ```
+//!
+//! A closure that captures is refused when the application is built:
+//!
+//! ```compile_fail,E0080
+//! let sc = spindle::Context::new().expect("context");
+//! let lines = sc.parallelize(vec!["a line".to_string()], 1).expect("dataset");
+//! let min_len = 5;
+//! let long = lines.filter(move |line: &String| line.len() >= min_len); // captures min_len
+//! ```
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -30,7 +39,7 @@ use crate::plan::{Node, Partition};
 use crate::scheduler::DagScheduler;
 use crate::ship::Shippable;
 use crate::shuffle::{
-    AggregateAgg, CoGroupNode, CombineDep, CombinedNode, DirectPartitioner, GroupAgg,
+    AggregateAgg, CoGroupNode, CombineDep, CombinedNode, DirectPartitioner, GroupAgg, Groups,
     HashPartitioner, PlainDep, RangePartitioner, ReduceAgg, ShuffledNode,
 };
 use crate::task::{Collect, Count, Fold, Foreach, Reduce, Sample, SaveText, Take};
@@ -534,6 +543,9 @@ impl<T: Data, C: Data> With<T, C> {
 
 // ---- key-value datasets ------------------------------------------------------------
 
+/// A record of a full outer join: either side may be missing.
+pub type Outer<V, W> = (Option<V>, Option<W>);
+
 fn shuffle_partitions(explicit: Option<usize>, parents: &[usize]) -> usize {
     explicit
         .unwrap_or_else(|| parents.iter().copied().max().unwrap_or(1))
@@ -626,7 +638,7 @@ impl<K: Data + Hash + Eq, V: Data> Dataset<(K, V)> {
         &self,
         other: &Dataset<(K, W)>,
         partitions: impl Into<Option<usize>>,
-    ) -> Dataset<(K, (Vec<V>, Vec<W>))> {
+    ) -> Dataset<(K, Groups<V, W>)> {
         let at = Location::caller();
         let n = shuffle_partitions(partitions.into(), &[self.partitions(), other.partitions()]);
         let left = Arc::new(
@@ -717,7 +729,7 @@ impl<K: Data + Hash + Eq + Clone, V: Data + Clone> Dataset<(K, V)> {
         &self,
         other: &Dataset<(K, W)>,
         partitions: impl Into<Option<usize>>,
-    ) -> Dataset<(K, (Option<V>, Option<W>))> {
+    ) -> Dataset<(K, Outer<V, W>)> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
             let vs: Vec<Option<V>> = if vs.is_empty() {
                 vec![None]

@@ -63,7 +63,7 @@ impl SizeTracker {
     /// Counts one more entry, measuring it now and then.
     pub(crate) fn add<R: Serialize + ?Sized>(&mut self, record: &R) {
         self.entries += 1;
-        if self.entries <= 64 || self.entries % 64 == 0 {
+        if self.entries <= 64 || self.entries.is_multiple_of(64) {
             self.scratch.clear();
             let buf = std::mem::take(&mut self.scratch);
             if let Ok(buf) = postcard::to_extend(record, buf) {
@@ -197,7 +197,7 @@ where
     /// Adds `c` under `k`, merging with what is there.
     pub(crate) fn insert(&mut self, k: K, c: C) -> Result<()> {
         let merge = &mut self.merge;
-        self.combiner.upsert(k, c, |c| c, |old, c| merge(old, c));
+        self.combiner.upsert(k, c, |c| c, merge);
         if self.combiner.over(self.budget) {
             self.spill()?;
         }

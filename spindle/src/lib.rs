@@ -8,7 +8,9 @@
 //!             .flat_map(|line| line.split_whitespace().map(str::to_string).collect::<Vec<_>>())
 //!             .map(|word| (word, 1u64))
 //!             .reduce_by_key(|a, b| a + b, None);
-//!         counts.save_as_text_file("hdfs:///out/counts")?;
+//!         counts
+//!             .map(|(word, n)| format!("{word}\t{n}"))
+//!             .save_as_text_file("hdfs:///out/counts")?;
 //!         Ok::<(), spindle::Error>(())
 //!     })
 //! }
@@ -74,8 +76,9 @@ mod shuffle;
 mod task;
 
 pub use context::{Config, Context, Master, main};
-pub use dataset::{Dataset, With};
+pub use dataset::{Dataset, Outer, With};
 pub use error::{Error, Result};
 pub use ops::Data;
 pub use plan::{Partition, TaskContext};
 pub use ship::Shippable;
+pub use shuffle::Groups;

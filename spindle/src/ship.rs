@@ -166,7 +166,7 @@ pub(crate) fn conjure<F: Shippable>() -> F {
     // SAFETY: `F` is zero-sized (asserted above at compile time), so there are no bytes
     // to be invalid, and `Copy`, so making another value of it is what the type permits
     // (see the module docs for why the type is inhabited).
-    unsafe { std::mem::MaybeUninit::<F>::uninit().assume_init() }
+    unsafe { std::mem::zeroed::<F>() }
 }
 
 #[cfg(test)]

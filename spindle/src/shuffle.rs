@@ -27,6 +27,9 @@ use crate::plan::{AnyNode, Compute, Dep, Meta, Node, Partition, TaskContext};
 use crate::ship::{Entry, Shippable, conjure};
 use crate::task::{TaskRun, boxed_task};
 
+/// Holds type parameters a struct uses only in its code.
+type Marker<T> = PhantomData<fn() -> T>;
+
 // ---- partitioners ------------------------------------------------------------------
 
 /// Which reduce partition a key goes to.
@@ -256,7 +259,7 @@ pub(crate) struct CombineDep<K, V, C, Cap, A, P> {
     parent: Arc<dyn Node<(K, V)>>,
     caps: Arc<Vec<u8>>,
     partitioner: P,
-    _t: PhantomData<fn(C, Cap, A)>,
+    _t: Marker<(C, Cap, A)>,
 }
 
 impl<K, V, C, Cap, A, P> CombineDep<K, V, C, Cap, A, P>
@@ -315,7 +318,7 @@ struct CombineMapTask<K, V, C, Cap, A, P> {
     cap: Cap,
     partitioner: P,
     input: Box<dyn Compute<(K, V)>>,
-    _t: PhantomData<fn(C, A)>,
+    _t: Marker<(C, A)>,
 }
 
 fn decode_combine_map<K, V, C, Cap, A, P>(d: &mut Dec<'_>) -> Result<Box<dyn std::any::Any>>
@@ -624,7 +627,7 @@ pub(crate) struct CombinedNode<K, V, C, Cap, A> {
     dep: Arc<dyn ShuffleDep>,
     caps: Arc<Vec<u8>>,
     outputs: Arc<MapOutputs>,
-    _t: PhantomData<fn(K, V, C, Cap, A)>,
+    _t: Marker<(K, V, C, Cap, A)>,
 }
 
 impl<K, V, C, Cap, A> CombinedNode<K, V, C, Cap, A>
@@ -688,7 +691,7 @@ where
 struct CombinedCompute<K, V, C, Cap, A> {
     cap: Cap,
     blocks: Vec<BlockRef>,
-    _t: PhantomData<fn(K, V, C, A)>,
+    _t: Marker<(K, V, C, A)>,
 }
 
 fn decode_combined<K, V, C, Cap, A>(d: &mut Dec<'_>) -> Result<Box<dyn std::any::Any>>
@@ -738,7 +741,7 @@ pub(crate) struct ShuffledNode<K, V> {
     outputs: Arc<MapOutputs>,
     entry: Entry,
     descending: bool,
-    _t: PhantomData<fn(K, V)>,
+    _t: Marker<(K, V)>,
 }
 
 impl<K: Data, V: Data> ShuffledNode<K, V> {
@@ -797,7 +800,7 @@ impl<K: Data, V: Data> Node<(K, V)> for ShuffledNode<K, V> {
 struct ShuffledCompute<K, V> {
     blocks: Vec<BlockRef>,
     sort: Option<bool>,
-    _t: PhantomData<fn(K, V)>,
+    _t: Marker<(K, V)>,
 }
 
 fn decode_shuffled<K: Data, V: Data>(d: &mut Dec<'_>) -> Result<Box<dyn std::any::Any>> {
@@ -851,7 +854,7 @@ pub(crate) struct CoGroupNode<K, V, W> {
     left: Arc<dyn ShuffleDep>,
     right: Arc<dyn ShuffleDep>,
     outputs: Arc<MapOutputs>,
-    _t: PhantomData<fn(K, V, W)>,
+    _t: Marker<(K, V, W)>,
 }
 
 impl<K: Data + Hash + Eq, V: Data, W: Data> CoGroupNode<K, V, W> {
@@ -889,7 +892,8 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> AnyNode for CoGroupNode<K, V, W> {
     }
 }
 
-type Groups<V, W> = (Vec<V>, Vec<W>);
+/// The values of one key from each side of a `cogroup`.
+pub type Groups<V, W> = (Vec<V>, Vec<W>);
 
 impl<K: Data + Hash + Eq, V: Data, W: Data> Node<(K, Groups<V, W>)> for CoGroupNode<K, V, W> {
     fn encode(&self, part: usize, e: &mut Enc) -> Result<()> {
@@ -902,7 +906,7 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> Node<(K, Groups<V, W>)> for CoGroupN
 struct CoGroupCompute<K, V, W> {
     left: Vec<BlockRef>,
     right: Vec<BlockRef>,
-    _t: PhantomData<fn(K, V, W)>,
+    _t: Marker<(K, V, W)>,
 }
 
 fn decode_cogroup<K: Data + Hash + Eq, V: Data, W: Data>(
