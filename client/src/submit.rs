@@ -37,6 +37,9 @@ pub const AM_BINARY: &str = "spindle-am";
 pub const EXECUTOR_BINARY: &str = "spindle-executor";
 /// The credentials alias of the application secret (driver↔executor authentication).
 pub const SECRET_ALIAS: &str = spindle_core::transport::SECRET_ALIAS;
+/// For tests only: executors of an application run this binary instead of the
+/// application's own (to check that they refuse a driver of another build).
+pub const PROGRAM_EXECUTOR_VAR: &str = "SPINDLE_TEST_PROGRAM_EXECUTOR";
 /// The redirections YARN fills in with the container's log directory.
 const LOG_REDIRECTS: &str = "1><LOG_DIR>/stdout 2><LOG_DIR>/stderr";
 
@@ -448,7 +451,7 @@ pub fn submission_body(s: &Submission) -> Value {
 /// What an application's AM (its own binary, as the driver) reads besides the common
 /// environment: its role, its name in containers, and how to size executors.
 pub fn program_environment(name: &str, settings: &SpindleSettings) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    let mut env = BTreeMap::from([
         ("SPINDLE_ROLE".to_string(), "driver".to_string()),
         ("SPINDLE_APP_PROGRAM".to_string(), name.to_string()),
         (
@@ -467,7 +470,11 @@ pub fn program_environment(name: &str, settings: &SpindleSettings) -> BTreeMap<S
             "SPINDLE_TASK_MAX_ATTEMPTS".to_string(),
             settings.task_max_attempts.to_string(),
         ),
-    ])
+    ]);
+    if let Some(m) = settings.task_memory {
+        env.insert("SPINDLE_TASK_MEMORY".to_string(), m.to_string());
+    }
+    env
 }
 
 /// The AM's environment.
@@ -876,10 +883,17 @@ async fn stage(fs: &dyn FileSystem, dir: &str, c: &Checked) -> Result<Staged, Cl
             cached_binary(fs, &binaries.am, &cache, AM_BINARY),
             cached_binary(fs, &binaries.executor, &cache, EXECUTOR_BINARY),
         )?,
-        // The same binary is the driver and every executor.
+        // The same binary is the driver and every executor, unless a test asks the
+        // executors to run another build (which they then refuse to serve).
         CheckedTarget::Program { path, name, .. } => {
             let r = cached_binary(fs, path, &cache, name).await?;
-            (r.clone(), r)
+            match std::env::var_os(PROGRAM_EXECUTOR_VAR).filter(|v| !v.is_empty()) {
+                Some(other) => {
+                    let e = cached_binary(fs, Path::new(&other), &cache, name).await?;
+                    (r, e)
+                }
+                None => (r.clone(), r),
+            }
         }
     };
     let mut files = Vec::new();

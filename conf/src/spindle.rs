@@ -60,6 +60,8 @@ pub const HISTORY_DIR: &str = "spindle.history.dir";
 pub const UI_LINGER: &str = "spindle.ui.linger";
 /// `spindle.uber.max-input`: inputs up to this size run inside the AM.
 pub const UBER_MAX_INPUT: &str = "spindle.uber.max-input";
+/// `spindle.task.memory`: what one task of an application buffers before it spills.
+pub const TASK_MEMORY: &str = "spindle.task.memory";
 
 /// Every setting Spindle knows, in the order they are documented.
 pub const KEYS: &[SettingKey] = &[
@@ -122,6 +124,11 @@ pub const KEYS: &[SettingKey] = &[
         key: UI_LINGER,
         default: Some("0"),
         doc: "seconds the application master keeps serving its web UI after the job ended (0: exit at once; `spindle kill` ends it early)",
+    },
+    SettingKey {
+        key: TASK_MEMORY,
+        default: None,
+        doc: "what one task of an application (a binary on the spindle crate) may buffer before it spills to disk (default: 40% of the executor's memory less 96m, shared by its cores)",
     },
     SettingKey {
         key: UBER_MAX_INPUT,
@@ -255,6 +262,8 @@ pub struct SpindleSettings {
     pub ui_linger_secs: u32,
     /// `spindle.uber.max-input`; `None`: never run inside the AM.
     pub uber_max_input: Option<MemorySize>,
+    /// `spindle.task.memory`; `None`: derived from the executor's memory.
+    pub task_memory: Option<MemorySize>,
 }
 
 /// Raw values by key with their origins, before validation. Later layers replace
@@ -445,6 +454,13 @@ impl SettingsLayers {
                             .map_err(|reason: String| invalid(UBER_MAX_INPUT, v, o, &reason))?,
                     )
                 }
+            },
+            task_memory: match self.values.get(TASK_MEMORY) {
+                Some((v, o)) if !v.trim().is_empty() => Some(
+                    v.parse()
+                        .map_err(|reason: String| invalid(TASK_MEMORY, v, o, &reason))?,
+                ),
+                _ => None,
             },
             ui_linger_secs: {
                 let (v, o) = self.raw(UI_LINGER)?;

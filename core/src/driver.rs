@@ -938,6 +938,7 @@ impl Driver {
                                     && let Some(info) = e.get_mut(&*id)
                                 {
                                     info.rss_bytes = hb.rss_bytes;
+                                    info.peak_rss_bytes = info.peak_rss_bytes.max(hb.rss_bytes);
                                 }
                             }
                             Some(pb::executor_message::Kind::TaskStatus(st)) => {

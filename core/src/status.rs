@@ -187,6 +187,9 @@ pub struct ExecutorInfo {
     pub cores: u32,
     /// Resident memory at the last heartbeat.
     pub rss_bytes: u64,
+    /// The most resident memory any heartbeat reported.
+    #[serde(default)]
+    pub peak_rss_bytes: u64,
     /// Bytes of cached partitions it holds.
     #[serde(default)]
     pub cache_bytes: u64,

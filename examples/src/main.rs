@@ -5,6 +5,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod selftest;
 use spindle::{Context, Dataset, Error, Result};
 
 /// Example Spindle applications (run locally, or on YARN with `spindle submit`).
@@ -49,6 +51,14 @@ enum App {
         #[arg(long, default_value_t = 4)]
         partitions: usize,
     },
+    /// Writes `lines` lines of 8 words, all distinct (`w<number in hex>`): the input of a
+    /// word count whose shuffle is as large as its input.
+    Textgen {
+        lines: u64,
+        output: String,
+        #[arg(long, default_value_t = 8)]
+        partitions: usize,
+    },
     /// Sorts records by their first 10 bytes, totally across the output files.
     Sort {
         input: String,
@@ -59,6 +69,14 @@ enum App {
     /// Checks that a sort's output is ordered within and across its files; prints the
     /// record count and a checksum of the records (equal to the input's).
     Teravalidate { input: String },
+    /// Every transformation and action against a plain-Rust reference (skewed keys);
+    /// prints a line per check, fails on the first mismatch.
+    Selftest {
+        #[arg(long, default_value_t = 20_000)]
+        records: u64,
+        #[arg(long, default_value_t = 6)]
+        partitions: usize,
+    },
     /// PageRank over `source destination` edge lines, `iterations` times; writes
     /// `page<TAB>rank` lines.
     Pagerank {
@@ -165,6 +183,34 @@ fn run(sc: &Context, app: App) -> Result<()> {
                 .flat_map(|(from, to)| (from..to).map(record))
                 .save_as_text_file(&output)
         }
+        App::Textgen {
+            lines,
+            output,
+            partitions,
+        } => {
+            let n = partitions.max(1) as u64;
+            let slices: Vec<(u64, u64)> = (0..n)
+                .map(|i| (i * lines / n, (i + 1) * lines / n))
+                .collect();
+            sc.parallelize(slices, partitions.max(1))?
+                .flat_map(|(from, to)| {
+                    (from..to).map(|i| {
+                        let w = i * 8;
+                        format!(
+                            "w{:x} w{:x} w{:x} w{:x} w{:x} w{:x} w{:x} w{:x}",
+                            w,
+                            w + 1,
+                            w + 2,
+                            w + 3,
+                            w + 4,
+                            w + 5,
+                            w + 6,
+                            w + 7
+                        )
+                    })
+                })
+                .save_as_text_file(&output)
+        }
         App::Sort {
             input,
             output,
@@ -227,6 +273,10 @@ fn run(sc: &Context, app: App) -> Result<()> {
             println!("records\t{count}\nchecksum\t{sum:016x}");
             Ok(())
         }
+        App::Selftest {
+            records,
+            partitions,
+        } => selftest::run(sc, records, partitions),
         App::Pagerank {
             input,
             output,

@@ -24,9 +24,18 @@ fn spindle_bin() -> PathBuf {
 }
 
 async fn spindle(cluster: &Cluster, args: &[&str]) -> std::process::Output {
+    spindle_with(cluster, args, &[]).await
+}
+
+async fn spindle_with(
+    cluster: &Cluster,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> std::process::Output {
     let started = Instant::now();
     let out = tokio::process::Command::new(spindle_bin())
         .args(args)
+        .envs(env.iter().copied())
         .env("HADOOP_CONF_DIR", cluster.conf_dir())
         .env("HADOOP_USER_NAME", "root")
         .kill_on_drop(true)
@@ -236,4 +245,86 @@ async fn teragen_sort_on_yarn_is_totally_ordered_and_keeps_every_record() {
     want.sort_unstable();
     have.sort_unstable();
     assert_eq!(have, want, "the sort must keep every record exactly once");
+}
+
+#[tokio::test]
+async fn every_transformation_matches_the_reference_on_yarn_with_spills() {
+    let cluster = ensure_cluster().await.expect("cluster up");
+    let bin = examples_bin();
+    let bin = bin.to_string_lossy();
+    // 2 MiB per task: shuffles, aggregations, groups and sorts spill on the executors.
+    submit_ok(
+        cluster,
+        &[
+            "--conf",
+            "spindle.uber.max-input=0",
+            "--conf",
+            "spindle.task.memory=2m",
+            "--num-executors",
+            "2",
+            &bin,
+            "selftest",
+            "--records",
+            "30000",
+            "--partitions",
+            "5",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn executors_of_another_build_refuse_the_driver_and_the_job_fails_clearly() {
+    let cluster = ensure_cluster().await.expect("cluster up");
+    let local = tempfile::tempdir().expect("tempdir");
+    // The same program, but another build: its bytes (and so its SHA-256) differ.
+    let other = local.path().join("spindle-examples");
+    let mut bytes = std::fs::read(examples_bin()).expect("read binary");
+    bytes.extend_from_slice(b"\0another build");
+    std::fs::write(&other, bytes).expect("write copy");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let base = format!("/tmp/{}", unique_name("mismatch"));
+    fs(cluster, &["-mkdir", "-p", &base]).await;
+    let input = local.path().join("in.txt");
+    std::fs::write(&input, "a b c\n").expect("input");
+    fs(
+        cluster,
+        &["-put", &input.to_string_lossy(), &format!("{base}/in.txt")],
+    )
+    .await;
+    let bin = examples_bin();
+    let bin = bin.to_string_lossy();
+    let started = Instant::now();
+    let out = spindle_with(
+        cluster,
+        &[
+            "submit",
+            "--timeout",
+            "5m",
+            "--conf",
+            "spindle.uber.max-input=0",
+            "--conf",
+            "spindle.task.max-attempts=2",
+            &bin,
+            "wordcount",
+            &format!("{base}/in.txt"),
+            &format!("{base}/out"),
+        ],
+        &[("SPINDLE_TEST_PROGRAM_EXECUTOR", other.as_path())],
+    )
+    .await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("different binary than the driver"), "{text}");
+    assert!(
+        started.elapsed().as_secs() < 120,
+        "took {:?}",
+        started.elapsed()
+    );
+    let listing = cluster.fs_shell(&["-ls", &base]).await.expect("ls");
+    assert!(
+        !String::from_utf8_lossy(&listing).contains("/out"),
+        "no output may be left"
+    );
 }

@@ -67,6 +67,7 @@ mod dataset;
 mod env;
 mod error;
 mod external;
+mod fetch;
 mod net;
 mod ops;
 mod plan;

@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{Dec, Enc, FRAME_BYTES, FrameRecords, put_record, write_frame};
+use crate::codec::{Dec, Enc, FRAME_BYTES, put_record, write_frame};
 use crate::env::BlockRef;
 use crate::error::{Error, Result};
 use crate::external::{Combiner, ExternalAgg, ExternalSorter, key_hash};
+use crate::fetch::read_blocks;
 use crate::ops::Data;
 use crate::plan::{AnyNode, Compute, Dep, Meta, Node, Partition, TaskContext};
 use crate::ship::{Entry, Shippable, conjure};
@@ -607,20 +608,6 @@ impl PartitionedWriter {
 
 // ---- the reduce side ---------------------------------------------------------------
 
-/// The records of some blocks, opened one after the other as they are read.
-fn read_blocks<R: Data>(tc: &TaskContext, blocks: Vec<BlockRef>) -> Partition<R> {
-    let tc = tc.clone();
-    Box::new(blocks.into_iter().flat_map(move |b| -> Partition<R> {
-        match tc.env().blocks.open(&b) {
-            Ok(r) => Box::new(FrameRecords::new(r, tc.error_sink())),
-            Err(e) => {
-                tc.fail(e);
-                Box::new(std::iter::empty())
-            }
-        }
-    }))
-}
-
 /// After a combining shuffle: each key once, its values combined.
 pub(crate) struct CombinedNode<K, V, C, Cap, A> {
     meta: Meta,
@@ -947,6 +934,7 @@ impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<(K, Groups<V, W>)> for CoGro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::FrameRecords;
 
     #[test]
     fn range_partitions_follow_key_order_both_ways() {

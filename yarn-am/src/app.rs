@@ -293,29 +293,34 @@ struct Launcher {
 impl Launcher {
     fn context(&self, c: &Container) -> LaunchContext {
         let program = &self.settings.program;
+        let mut environment = vec![
+            ("SPINDLE_ROLE".into(), "executor".into()),
+            ("SPINDLE_DRIVER".into(), self.driver.address().to_string()),
+            ("SPINDLE_EXECUTOR_ID".into(), c.id.to_string()),
+            (
+                "SPINDLE_EXECUTOR_CORES".into(),
+                self.settings.executor_cores.to_string(),
+            ),
+            (
+                "SPINDLE_EXECUTOR_MEMORY_MB".into(),
+                self.settings.executor_memory_mb.to_string(),
+            ),
+            ("HADOOP_USER_NAME".into(), self.staged.user.clone()),
+            ("SPINDLE_DEFAULT_FS".into(), self.staged.default_fs.clone()),
+            (
+                "RUST_LOG".into(),
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            ),
+        ];
+        // spindle.task.memory, when the application was submitted with it.
+        if let Ok(m) = std::env::var("SPINDLE_TASK_MEMORY") {
+            environment.push(("SPINDLE_TASK_MEMORY".into(), m));
+        }
         LaunchContext {
             local_resources: std::iter::once((program.clone(), self.staged.executor.clone()))
                 .chain(self.staged.files.iter().cloned())
                 .collect(),
-            environment: vec![
-                ("SPINDLE_ROLE".into(), "executor".into()),
-                ("SPINDLE_DRIVER".into(), self.driver.address().to_string()),
-                ("SPINDLE_EXECUTOR_ID".into(), c.id.to_string()),
-                (
-                    "SPINDLE_EXECUTOR_CORES".into(),
-                    self.settings.executor_cores.to_string(),
-                ),
-                (
-                    "SPINDLE_EXECUTOR_MEMORY_MB".into(),
-                    self.settings.executor_memory_mb.to_string(),
-                ),
-                ("HADOOP_USER_NAME".into(), self.staged.user.clone()),
-                ("SPINDLE_DEFAULT_FS".into(), self.staged.default_fs.clone()),
-                (
-                    "RUST_LOG".into(),
-                    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-                ),
-            ],
+            environment,
             // The program's name is ours (the client checks it is a plain file name).
             commands: vec![format!("./{program} 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr")],
             tokens: Some(self.tokens.clone()),
