@@ -190,7 +190,7 @@ pub fn run(sc: &Context, records: u64, parts: usize) -> Result<()> {
             None => right_outer.push((*k, (None, w.clone()))),
         }
     }
-    let mut full: Vec<(u64, (Option<u64>, Option<String>))> = left_outer
+    let mut full: Vec<(u64, spindle::Outer<u64, String>)> = left_outer
         .iter()
         .map(|(k, (v, w))| (*k, (Some(*v), w.clone())))
         .collect();
