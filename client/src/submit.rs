@@ -474,6 +474,9 @@ pub fn program_environment(name: &str, settings: &SpindleSettings) -> BTreeMap<S
     if let Some(m) = settings.task_memory {
         env.insert("SPINDLE_TASK_MEMORY".to_string(), m.to_string());
     }
+    // The driver's tasks inside the AM share its allocator: cap glibc's arenas there
+    // too (see the executors' launch context).
+    env.insert("MALLOC_ARENA_MAX".to_string(), "2".to_string());
     env
 }
 

@@ -453,6 +453,12 @@ impl<K: Data, V: Data, P: Partitioner<K>> TaskRun for PlainMapTask<K, V, P> {
     }
 }
 
+/// What a reduce-side aggregation or sort may hold before it spills: half the task's
+/// memory, since a spill sorts a copy of what is held while the original still stands.
+fn spill_budget(tc: &TaskContext) -> usize {
+    tc.env().task_memory / 2
+}
+
 fn fail_if_input_failed(tc: &TaskContext) -> Result<()> {
     match tc.take_error() {
         Some(e) => Err(e),
@@ -710,10 +716,9 @@ where
 {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<(K, C)>> {
         let cap = self.cap;
-        let mut agg =
-            ExternalAgg::new(tc.env().task_memory, tc.scratch(), A::GROWS, move |a, b| {
-                A::merge(&cap, a, b)
-            });
+        let mut agg = ExternalAgg::new(spill_budget(tc), tc.scratch(), A::GROWS, move |a, b| {
+            A::merge(&cap, a, b)
+        });
         for (k, c) in read_blocks::<(K, C)>(tc, self.blocks) {
             agg.insert(k, c)?;
         }
@@ -827,7 +832,7 @@ struct SortedCompute<K, V> {
 impl<K: Data + Ord, V: Data> Compute<(K, V)> for SortedCompute<K, V> {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<(K, V)>> {
         let descending = self.inner.sort.unwrap_or(false);
-        let mut sorter = ExternalSorter::new(tc.env().task_memory, tc.scratch(), descending);
+        let mut sorter = ExternalSorter::new(spill_budget(tc), tc.scratch(), descending);
         for (k, v) in read_blocks::<(K, V)>(tc, self.inner.blocks) {
             sorter.push(k, v)?;
         }
@@ -912,7 +917,7 @@ fn decode_cogroup<K: Data + Hash + Eq, V: Data, W: Data>(
 impl<K: Data + Hash + Eq, V: Data, W: Data> Compute<(K, Groups<V, W>)> for CoGroupCompute<K, V, W> {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<(K, Groups<V, W>)>> {
         let mut agg = ExternalAgg::new(
-            tc.env().task_memory,
+            spill_budget(tc),
             tc.scratch(),
             true,
             |mut a: Groups<V, W>, b: Groups<V, W>| {

@@ -312,6 +312,14 @@ impl Launcher {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             ),
         ];
+        // glibc gives each thread that allocates its own arena (up to 8 per core), and
+        // tasks run on whichever pooled thread is free: without a cap each arena grows
+        // to a task's peak and the container's RSS to several times it (Hadoop passes
+        // the same variable to its containers).
+        environment.push((
+            "MALLOC_ARENA_MAX".into(),
+            std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
+        ));
         // spindle.task.memory, when the application was submitted with it.
         if let Ok(m) = std::env::var("SPINDLE_TASK_MEMORY") {
             environment.push(("SPINDLE_TASK_MEMORY".into(), m));
