@@ -686,7 +686,7 @@ impl<K: Data + Hash + Eq + Clone, V: Data + Clone> Dataset<(K, V)> {
         partitions: impl Into<Option<usize>>,
     ) -> Dataset<(K, (V, W))> {
         self.cogroup(other, partitions)
-            .flat_map(|(k, (vs, ws))| cross(k, vs, ws, |v, w| Some((v.clone(), w.clone()))))
+            .flat_map(|(k, (vs, ws))| cross(k, vs, ws, |v, w| (v.clone(), w.clone())))
     }
 
     /// Every record of this side, with each matching value of `other` or `None`.
@@ -697,12 +697,8 @@ impl<K: Data + Hash + Eq + Clone, V: Data + Clone> Dataset<(K, V)> {
         partitions: impl Into<Option<usize>>,
     ) -> Dataset<(K, (V, Option<W>))> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let ws: Vec<Option<W>> = if ws.is_empty() {
-                vec![None]
-            } else {
-                ws.into_iter().map(Some).collect()
-            };
-            cross(k, vs, ws, |v, w| Some((v.clone(), w.clone())))
+            let ws = or_none(ws);
+            cross(k, vs, ws, |v, w| (v.clone(), w.clone()))
         })
     }
 
@@ -714,12 +710,8 @@ impl<K: Data + Hash + Eq + Clone, V: Data + Clone> Dataset<(K, V)> {
         partitions: impl Into<Option<usize>>,
     ) -> Dataset<(K, (Option<V>, W))> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let vs: Vec<Option<V>> = if vs.is_empty() {
-                vec![None]
-            } else {
-                vs.into_iter().map(Some).collect()
-            };
-            cross(k, vs, ws, |v, w| Some((v.clone(), w.clone())))
+            let vs = or_none(vs);
+            cross(k, vs, ws, |v, w| (v.clone(), w.clone()))
         })
     }
 
@@ -731,17 +723,9 @@ impl<K: Data + Hash + Eq + Clone, V: Data + Clone> Dataset<(K, V)> {
         partitions: impl Into<Option<usize>>,
     ) -> Dataset<(K, Outer<V, W>)> {
         self.cogroup(other, partitions).flat_map(|(k, (vs, ws))| {
-            let vs: Vec<Option<V>> = if vs.is_empty() {
-                vec![None]
-            } else {
-                vs.into_iter().map(Some).collect()
-            };
-            let ws: Vec<Option<W>> = if ws.is_empty() {
-                vec![None]
-            } else {
-                ws.into_iter().map(Some).collect()
-            };
-            cross(k, vs, ws, |v, w| Some((v.clone(), w.clone())))
+            let vs = or_none(vs);
+            let ws = or_none(ws);
+            cross(k, vs, ws, |v, w| (v.clone(), w.clone()))
         })
     }
 }
@@ -751,11 +735,21 @@ fn cross<K: Clone + 'static, A: 'static, B: 'static, R: 'static>(
     k: K,
     vs: Vec<A>,
     ws: Vec<B>,
-    pair: fn(&A, &B) -> Option<R>,
+    pair: fn(&A, &B) -> R,
 ) -> impl Iterator<Item = (K, R)> {
     let width = ws.len();
     let n = vs.len() * width;
-    (0..n).filter_map(move |i| pair(&vs[i / width], &ws[i % width]).map(|r| (k.clone(), r)))
+    (0..n).map(move |i| (k.clone(), pair(&vs[i / width], &ws[i % width])))
+}
+
+/// One side's values as options for an outer join: no value at all becomes one `None`,
+/// so that the other side's values are kept.
+fn or_none<V>(values: Vec<V>) -> Vec<Option<V>> {
+    if values.is_empty() {
+        vec![None]
+    } else {
+        values.into_iter().map(Some).collect()
+    }
 }
 
 impl<K: Data + Ord + Clone + Send + Sync, V: Data> Dataset<(K, V)> {

@@ -9,11 +9,10 @@
 //! module only owns the YARN side.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spindle_core::driver::{Driver, DriverConfig};
+use spindle_core::driver::Driver;
 use spindle_core::status::EnvSection;
 use spindle_core::transport::SECRET_ALIAS;
 use spindle_hadoop_ipc::credentials::Credentials;
@@ -26,9 +25,10 @@ use tracing::{info, warn};
 
 use crate::container_env::ContainerEnv;
 use crate::job::{
-    Staged, environment_sections, remove_staging_dir, staged_from_env, write_history,
+    Registered, Staged, environment_sections, remove_staging_dir, staged_from_env,
+    start_and_register, write_history,
 };
-use crate::{AmError, ipc, web};
+use crate::{AmError, ipc};
 
 const DEFAULT_RACK: &str = "/default-rack";
 const PRIORITY: i32 = 1;
@@ -110,47 +110,20 @@ impl AppMaster {
     pub async fn start(settings: AppSettings) -> Result<AppMaster, AmError> {
         let env = ContainerEnv::from_env()?;
         let staged = staged_from_env()?;
-        let secret = env
-            .credentials
-            .secret(SECRET_ALIAS)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| {
-                AmError::Environment(format!("the credentials hold no {SECRET_ALIAS}"))
-            })?;
-        let ip = resolve(&env.nm_host).await?;
-        let mut driver_config =
-            DriverConfig::new(secret.clone(), SocketAddr::new(ip, 0), env.nm_host.clone());
-        driver_config.max_attempts = settings.max_attempts.max(1);
-        let driver = Driver::start(driver_config)
-            .await
-            .map_err(|e| AmError::JobFailed(e.to_string()))?;
-        let app_id = env.container_id.attempt.app.to_string();
-        driver.set_app_info(&app_id, &staged.app_name, &staged.user);
-        let proxy = web::ProxyInfo {
-            rm_web_url: staged.rm_web_url.clone(),
-            app_id: app_id.clone(),
-        };
-        let web = web::serve(SocketAddr::new(ip, 0), driver.clone(), &proxy).await?;
-        let tracking_url = format!("http://{}:{}/", env.nm_host, web.port());
-        let mut rm = AmRmClient::new(
-            &env.scheduler_address,
-            env.amrm_token.clone(),
-            env.qops.clone(),
-        );
-        let reg = rm
-            .register(&env.nm_host, 0, &tracking_url)
-            .await
-            .map_err(ipc(format!(
-                "registering with the ResourceManager at {}",
-                env.scheduler_address
-            )))?;
-        info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
+        let Registered {
+            secret,
+            driver,
+            app_id,
+            tracking_url,
+            rm,
+            queue,
+        } = start_and_register(&env, &staged, settings.max_attempts).await?;
         let kv = |k: &str, v: String| (k.to_string(), v);
         driver.set_environment(environment_sections(
             &env,
             &staged,
             &app_id,
-            &reg.queue,
+            &queue,
             &tracking_url,
             EnvSection {
                 title: "Application settings".into(),
@@ -269,15 +242,6 @@ impl AppMaster {
         unregistered.map_err(ipc("unregistering from the ResourceManager"))?;
         Ok(())
     }
-}
-
-async fn resolve(host: &str) -> Result<std::net::IpAddr, AmError> {
-    tokio::net::lookup_host((host, 0))
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .map(|a| a.ip())
-        .ok_or_else(|| AmError::Environment(format!("cannot resolve NM_HOST {host}")))
 }
 
 /// What launching an executor needs.

@@ -198,9 +198,26 @@ fn executors_per_host(splits: &[Split], n: u32) -> BTreeMap<String, i32> {
     out
 }
 
-/// Runs the job; returns the diagnostics for the RM. Unregisters in every case.
-pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, AmError> {
-    let staged = staged_from_env()?;
+/// The driver started and the AM registered, with what both gave.
+pub(crate) struct Registered {
+    /// The application secret, from the AM's credentials.
+    pub secret: Vec<u8>,
+    pub driver: Arc<Driver>,
+    pub app_id: String,
+    /// The web UI, registered as the tracking URL.
+    pub tracking_url: String,
+    pub rm: AmRmClient,
+    /// The queue the RM put the application in.
+    pub queue: String,
+}
+
+/// Starts the driver (executors prove the secret in the AM's credentials) and its web
+/// UI on this node, then registers with the RM with the UI as the tracking URL.
+pub(crate) async fn start_and_register(
+    env: &ContainerEnv,
+    staged: &Staged,
+    max_attempts: u32,
+) -> Result<Registered, AmError> {
     let secret = env
         .credentials
         .secret(SECRET_ALIAS)
@@ -214,7 +231,7 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
         .ok_or_else(|| AmError::Environment(format!("cannot resolve NM_HOST {}", env.nm_host)))?;
     let mut driver_config =
         DriverConfig::new(secret.clone(), SocketAddr::new(ip, 0), env.nm_host.clone());
-    driver_config.max_attempts = args.max_attempts.max(1);
+    driver_config.max_attempts = max_attempts.max(1);
     let driver = Driver::start(driver_config)
         .await
         .map_err(|e| AmError::JobFailed(e.to_string()))?;
@@ -239,16 +256,37 @@ pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, Am
             "registering with the ResourceManager at {}",
             env.scheduler_address
         )))?;
+    info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
+    Ok(Registered {
+        secret,
+        driver,
+        app_id,
+        tracking_url,
+        rm,
+        queue: reg.queue,
+    })
+}
+
+/// Runs the job; returns the diagnostics for the RM. Unregisters in every case.
+pub async fn run_job_am(env: &ContainerEnv, args: &JobArgs) -> Result<String, AmError> {
+    let staged = staged_from_env()?;
+    let Registered {
+        secret,
+        driver,
+        app_id,
+        tracking_url,
+        mut rm,
+        queue,
+    } = start_and_register(env, &staged, args.max_attempts).await?;
     let resource = Resource {
         memory_mb: args.executor_memory_mb,
         vcores: args.executor_cores as i32,
     };
-    info!(queue = %reg.queue, driver = %driver.address(), %tracking_url, "registered");
     driver.set_environment(environment_sections(
         env,
         &staged,
         &app_id,
-        &reg.queue,
+        &queue,
         &tracking_url,
         job_section(args),
     ));
