@@ -136,12 +136,16 @@ async fn light_mode_answers_match_and_tables_are_written() {
             .is_some_and(|s| s.iter().all(|s| s["system"] != "spindle-exec")),
         "{p2}"
     );
-    let exec = &runs_of(p1, "spindle-exec")[0];
+    // A P1 application lives under a second and its executors a few hundred ms: a
+    // 100 ms sampler can miss both of one run's executors (seen once in CI, run 1 of
+    // an application that took 0.76 s). Each of the P1 runs has its own executors; at
+    // least one run's must have been sampled, and P3's goal below needs that.
+    let execs = runs_of(p1, "spindle-exec");
     assert!(
-        exec["memory"]["executors"]
+        execs.iter().any(|exec| exec["memory"]["executors"]
             .as_array()
-            .is_some_and(|e| !e.is_empty()),
-        "{exec}"
+            .is_some_and(|e| !e.is_empty())),
+        "{execs:?}"
     );
     let goals = r["goals"].as_array().expect("goals");
     let p3_exec = goals
