@@ -209,7 +209,8 @@ pub struct BenchConfig {
     pub out_dir: PathBuf,
     /// The harness's own files (venv, inputs, logs): `bench/.bench`.
     pub work_dir: PathBuf,
-    /// Where `spindle`, `spindle-am`, `spindle-executor` and `examples/driver_scale` are.
+    /// Where `spindle`, `spindle-am` (the floor's AM), `spindle-examples` and
+    /// `examples/driver_scale` are.
     pub bin_dir: PathBuf,
     /// The repository (for `git`).
     pub repo_dir: PathBuf,

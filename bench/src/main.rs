@@ -81,7 +81,7 @@ struct Cli {
     /// Longest one job may run before it is killed, in minutes
     #[arg(long, default_value_t = 60)]
     job_timeout_min: u64,
-    /// Directory of spindle, spindle-am, spindle-executor and examples/driver_scale [default: target/release]
+    /// Directory of spindle, spindle-am, spindle-examples and examples/driver_scale [default: target/release]
     #[arg(long)]
     bin_dir: Option<PathBuf>,
 }

@@ -92,11 +92,11 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         || cfg.runs_system(System::SpindleExecutors)
         || cfg.runs_system(System::Floor)
     {
-        for b in ["spindle", "spindle-am", "spindle-executor"] {
+        for b in ["spindle", "spindle-am", "spindle-examples"] {
             let p = cfg.bin_dir.join(b);
             if !p.is_file() {
                 return Err(BenchError::Invalid(format!(
-                    "{} not found: build it first (cargo build --release -p spindle-client -p spindle-yarn-am -p spindle-executor; integration/bench does)",
+                    "{} not found: build it first (cargo build --release -p spindle-client -p spindle-yarn-am -p spindle-examples; integration/bench does)",
                     p.display()
                 )));
             }
@@ -135,8 +135,9 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         reducers: cfg.reducers(),
         seed: cfg.seed,
         spindle_job: "`spindle submit wordcount` (release build) with --num-executors, --executor-cores, --executor-memory, \
-            --driver-memory and --reducers as above. Its two binaries are kept in HDFS by content (the first submission of a build, \
-            here a warm-up run, uploads them; PRIVATE visibility, so each node localizes them once); checking them is in the wall time, not the RM time. \
+            --driver-memory and --reducers as above: the bundled spindle-examples binary (the word count on the dataset API) as the driver in the AM \
+            and as every executor. The binary is kept in HDFS by content (the first submission of a build, \
+            here a warm-up run, uploads it; PRIVATE visibility, so each node localizes it once); checking them is in the wall time, not the RM time. \
             Inputs up to spindle.uber.max-input (32 MiB) run inside the AM, so P1's Spindle has no executor container; \
             \"Spindle, executors in containers\" (spindle-exec, P1 only) is the same job with --conf spindle.uber.max-input=0, \
             for P3's executor figure"

@@ -197,10 +197,9 @@ async fn spindle(
     cmd.args(["wordcount", input, output])
         .env("HADOOP_CONF_DIR", env.cluster.conf_dir())
         .env("HADOOP_USER_NAME", "root")
-        .env("SPINDLE_AM_BINARY", cfg.bin_dir.join("spindle-am"))
         .env(
-            "SPINDLE_EXECUTOR_BINARY",
-            cfg.bin_dir.join("spindle-executor"),
+            "SPINDLE_EXAMPLES_BINARY",
+            cfg.bin_dir.join("spindle-examples"),
         );
     let end = run_client(cmd, cfg.job_timeout + Duration::from_secs(60), &log).await?;
     let app_id = find_app_id(&end.text);

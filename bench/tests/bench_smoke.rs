@@ -4,7 +4,7 @@
 //! single-machine count and the tables must be written. Spark stays out of this test:
 //! its install is a ~460 MB pip download (run `integration/bench` for it).
 //!
-//! Needs `spindle`, `spindle-am` and `spindle-executor` built beside the test binaries
+//! Needs `spindle`, `spindle-am` and `spindle-examples` built beside the test binaries
 //! (`cargo test --workspace` builds every binary first).
 
 use std::path::Path;
@@ -25,7 +25,7 @@ fn runs_of<'a>(part: &'a Value, system: &str) -> &'a Vec<Value> {
 async fn light_mode_answers_match_and_tables_are_written() {
     let bench = Path::new(env!("CARGO_BIN_EXE_spindle-bench"));
     let bin_dir = bench.parent().expect("bin dir");
-    for b in ["spindle", "spindle-am", "spindle-executor"] {
+    for b in ["spindle", "spindle-am", "spindle-examples"] {
         assert!(
             bin_dir.join(b).is_file(),
             "{} missing: build the workspace first (cargo build --workspace)",

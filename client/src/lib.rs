@@ -92,6 +92,14 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    /// A job run by `spindle run` failed (it said why on standard error).
+    #[error("the local {job} failed ({status}); its error is above")]
+    LocalRunFailed {
+        /// The built-in job.
+        job: String,
+        /// How its process ended.
+        status: String,
+    },
     /// The application ended other than FINISHED/SUCCEEDED.
     #[error("application {id} ended {state}/{final_status}{}", diagnostics_suffix(.diagnostics))]
     AppFailed {
@@ -186,6 +194,7 @@ impl ClientError {
             | ClientError::Fs { .. }
             | ClientError::Io { .. }
             | ClientError::AppFailed { .. }
+            | ClientError::LocalRunFailed { .. }
             | ClientError::KillTimeout { .. }
             | ClientError::MalformedLog { .. }
             | ClientError::LogsUnavailable { .. } => EXIT_FAILED,

@@ -1,16 +1,13 @@
-//! `spindle run --master local[N]`: the same driver and executors as on YARN, in this
-//! process, on local files or HDFS. Executors connect to the driver over loopback TCP
-//! and prove the (random, per-run) application secret, exactly as in containers.
-
-use std::net::SocketAddr;
-use std::time::Duration;
+//! `spindle run --master local[N]`: a built-in job in local mode, on local files or
+//! HDFS. The built-in jobs are the bundled examples binary's subcommands (an application
+//! on the `spindle` crate), so this runs that binary with `SPINDLE_MASTER=local[N]`
+//! after the same checks as `spindle submit`: the arguments, the input, the output.
 
 use spindle_conf::HadoopConf;
-use spindle_core::driver::{Driver, DriverConfig, JobSpec};
 use spindle_core::fs::for_uri;
-use spindle_core::job::JobKind;
-use spindle_executor::{ExecutorConfig, ExitReason};
 
+use crate::cli::Job;
+use crate::submit::{builtin_args, check_job_args, find_examples};
 use crate::{ClientError, emit, hadoop_user};
 
 /// What `spindle run` was asked.
@@ -52,11 +49,20 @@ pub fn parse_master(master: &str) -> Result<u32, ClientError> {
     inner.parse().ok().filter(|n| *n >= 1).ok_or_else(bad)
 }
 
-/// Runs the job in this process and prints where the output went.
+/// Runs the job on this machine's cores and prints where the output went.
 pub async fn run(req: LocalRun) -> Result<(), ClientError> {
-    let executors = parse_master(&req.master)?;
-    let job =
-        JobKind::parse(&req.job, &req.job_args).map_err(|e| ClientError::Usage(e.to_string()))?;
+    let cores = parse_master(&req.master)?;
+    let job = [Job::Wordcount, Job::Linecount, Job::Grep]
+        .into_iter()
+        .find(|j| j.name() == req.job)
+        .ok_or_else(|| {
+            ClientError::Usage(format!(
+                "unknown job {:?}: expected wordcount, linecount or grep <regex>",
+                req.job
+            ))
+        })?;
+    check_job_args(job, &req.job_args).map_err(ClientError::Usage)?;
+    let examples = find_examples().map_err(ClientError::Usage)?;
     let conf = match std::env::var_os("HADOOP_CONF_DIR") {
         Some(_) => HadoopConf::from_env()?,
         None => HadoopConf::default(),
@@ -66,6 +72,14 @@ pub async fn run(req: LocalRun) -> Result<(), ClientError> {
     let fs = for_uri(&req.input, &conf, &user)
         .await
         .map_err(fs_err(format!("opening the file system of {}", req.input)))?;
+    match fs.list_inputs(&req.input).await {
+        Ok(_) => {}
+        // A missing input is a bad request (exit 2), not a failed run.
+        Err(e @ spindle_core::CoreError::InputMissing(_)) => {
+            return Err(ClientError::Usage(e.to_string()));
+        }
+        Err(e) => return Err(fs_err(format!("listing {}", req.input))(e)),
+    }
     let out_fs = for_uri(&req.output, &conf, &user)
         .await
         .map_err(fs_err(format!("opening the file system of {}", req.output)))?;
@@ -80,67 +94,35 @@ pub async fn run(req: LocalRun) -> Result<(), ClientError> {
             req.output
         )));
     }
-
-    let secret: [u8; 32] = rand::random();
-    let driver = Driver::start(DriverConfig::new(
-        secret.to_vec(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        "127.0.0.1",
-    ))
-    .await
-    .map_err(fs_err("starting the driver".into()))?;
-    let spec = JobSpec {
+    let args = builtin_args(
         job,
-        input: req.input.clone(),
-        output: req.output.clone(),
-        reducers: req.reducers.unwrap_or(executors).max(1),
-        max_split_size: 128 * 1024 * 1024,
-    };
-    let splits = driver.plan(&spec, fs.as_ref()).await.map_err(|e| match e {
-        // A missing input is a bad request (exit 2), not a failed run.
-        spindle_core::CoreError::InputMissing(_) => ClientError::Usage(e.to_string()),
-        e => ClientError::Fs {
-            what: format!("listing {}", req.input),
-            source: e,
-        },
-    })?;
-    let default_fs = conf.default_fs().unwrap_or_else(|_| "file:///".into());
-    let mut handles = Vec::new();
-    for i in 0..executors {
-        let config = ExecutorConfig {
-            driver: driver.address().to_string(),
-            executor_id: format!("local-{i}"),
-            container_id: String::new(),
-            host: "localhost".into(),
-            cores: 1,
-            memory_bytes: 0,
-            secret: secret.to_vec(),
-            default_fs: default_fs.clone(),
-            user: user.clone(),
-            hadoop_conf: conf.clone(),
-        };
-        handles.push(tokio::spawn(spindle_executor::run(config)));
+        &req.job_args,
+        &req.input,
+        &req.output,
+        Some(req.reducers.unwrap_or(cores).max(1)),
+    );
+    let started = std::time::Instant::now();
+    let status = tokio::process::Command::new(&examples)
+        .args(&args)
+        .env("SPINDLE_MASTER", format!("local[{cores}]"))
+        .env_remove("SPINDLE_ROLE")
+        .status()
+        .await
+        .map_err(|source| ClientError::Io {
+            path: examples.clone(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(ClientError::LocalRunFailed {
+            job: req.job,
+            status: status.to_string(),
+        });
     }
-    let result = driver.run_job(&spec, splits, out_fs).await;
-    driver.stop("job finished").await;
-    for h in handles {
-        match tokio::time::timeout(Duration::from_secs(10), h).await {
-            Ok(Ok(Ok(ExitReason::Shutdown { .. }))) => {}
-            Ok(Ok(Ok(other))) => tracing::warn!("a local executor ended: {other:?}"),
-            Ok(Ok(Err(e))) => tracing::warn!("a local executor failed: {e}"),
-            Ok(Err(e)) => tracing::warn!("a local executor panicked: {e}"),
-            Err(_) => tracing::warn!("a local executor did not stop within 10 s"),
-        }
-    }
-    let report = result.map_err(fs_err(format!("running {} on {}", req.job, req.input)))?;
     emit(&format!(
-        "{} of {}: {} map tasks, {} bytes read, {} part files in {:.1} s\noutput: {}\n",
+        "{} of {} in {:.1} s\noutput: {}\n",
         req.job,
         req.input,
-        report.map_tasks,
-        report.input_bytes,
-        report.output_files.len(),
-        report.duration.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
         req.output
     ));
     Ok(())

@@ -31,10 +31,11 @@ use crate::{ClientError, hadoop_user};
 
 /// The YARN application type of Spindle applications.
 pub const APP_TYPE: &str = "SPINDLE";
-/// The local-resource name (and file name) of the AM binary.
-pub const AM_BINARY: &str = "spindle-am";
-/// The file name of the executor binary.
-pub const EXECUTOR_BINARY: &str = "spindle-executor";
+/// The bundled examples binary (an application on the `spindle` crate): the built-in
+/// jobs `wordcount`, `linecount` and `grep` are its subcommands.
+pub const EXAMPLES_BINARY: &str = "spindle-examples";
+/// Names the examples binary when it is not next to `spindle`.
+pub const EXAMPLES_BINARY_VAR: &str = "SPINDLE_EXAMPLES_BINARY";
 /// The credentials alias of the application secret (driver↔executor authentication).
 pub const SECRET_ALIAS: &str = spindle_core::transport::SECRET_ALIAS;
 /// For tests only: executors of an application run this binary instead of the
@@ -136,44 +137,29 @@ pub fn staging_dir(default_fs: &str, user: &str, app_id: &str) -> String {
     format!("{}/user/{user}/.spindle/{app_id}", fs_root(default_fs))
 }
 
-/// The AM and executor binaries to stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binaries {
-    /// `spindle-am`.
-    pub am: PathBuf,
-    /// `spindle-executor`.
-    pub executor: PathBuf,
-}
-
-/// Finds the binaries: `SPINDLE_AM_BINARY` / `SPINDLE_EXECUTOR_BINARY`, else next to
-/// the running `spindle`. Errors name each missing one.
-pub fn find_binaries() -> Result<Binaries, Vec<String>> {
-    let dir = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    let mut failures = Vec::new();
-    let mut find = |var: &str, name: &str| -> PathBuf {
-        let (path, how) = match std::env::var_os(var).filter(|v| !v.is_empty()) {
-            Some(p) => (PathBuf::from(p), format!("named by {var}")),
-            None => (
-                dir.clone().unwrap_or_default().join(name),
-                format!("expected next to the spindle binary; set {var} to its path"),
+/// Finds the bundled examples binary: `SPINDLE_EXAMPLES_BINARY`, else next to the
+/// running `spindle`.
+pub fn find_examples() -> Result<PathBuf, String> {
+    let (path, how) = match std::env::var_os(EXAMPLES_BINARY_VAR).filter(|v| !v.is_empty()) {
+        Some(p) => (PathBuf::from(p), format!("named by {EXAMPLES_BINARY_VAR}")),
+        None => (
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or_default()
+                .join(EXAMPLES_BINARY),
+            format!(
+                "expected next to the spindle binary: build it with `cargo build --release -p spindle-examples`, or set {EXAMPLES_BINARY_VAR} to its path"
             ),
-        };
-        if !path.is_file() {
-            failures.push(format!(
-                "the {name} binary {} does not exist ({how})",
-                path.display()
-            ));
-        }
-        path
+        ),
     };
-    let am = find("SPINDLE_AM_BINARY", AM_BINARY);
-    let executor = find("SPINDLE_EXECUTOR_BINARY", EXECUTOR_BINARY);
-    if failures.is_empty() {
-        Ok(Binaries { am, executor })
+    if path.is_file() {
+        Ok(path)
     } else {
-        Err(failures)
+        Err(format!(
+            "the built-in jobs run on the {EXAMPLES_BINARY} binary, and {} does not exist ({how})",
+            path.display()
+        ))
     }
 }
 
@@ -196,8 +182,8 @@ pub struct ShippedFile {
 }
 
 /// Sorts `--files` entries into local and remote ones; names must be unique and not
-/// clash with Spindle's own binaries.
-pub fn plan_files(files: &[String]) -> Result<Vec<ShippedFile>, Vec<String>> {
+/// clash with the application's binary, `program`.
+pub fn plan_files(files: &[String], program: &str) -> Result<Vec<ShippedFile>, Vec<String>> {
     let mut out: Vec<ShippedFile> = Vec::new();
     let mut failures = Vec::new();
     for f in files {
@@ -213,9 +199,9 @@ pub fn plan_files(files: &[String]) -> Result<Vec<ShippedFile>, Vec<String>> {
             failures.push(format!("--files entry {f:?} names no file"));
             continue;
         }
-        if name == AM_BINARY || name == EXECUTOR_BINARY {
+        if name == program {
             failures.push(format!(
-                "--files entry {f} is named {name}, which Spindle uses for its own binary"
+                "--files entry {f} is named {name}, like the application's binary"
             ));
             continue;
         }
@@ -297,47 +283,23 @@ pub fn max_container(
     )
 }
 
-/// The AM's command line as words, before quoting.
-pub fn am_words(
+/// A built-in job as the examples binary's arguments: the subcommand, its flags, then
+/// `--` and the positional arguments (so an input or a pattern starting with `-` is
+/// never read as a flag).
+pub fn builtin_args(
     job: Job,
     job_args: &[String],
     input: &str,
     output: &str,
-    settings: &SpindleSettings,
+    reducers: Option<u32>,
 ) -> Vec<String> {
-    let mut w: Vec<String> = vec![
-        format!("./{AM_BINARY}"),
-        "job".into(),
-        "--job".into(),
-        job.name().into(),
-    ];
-    for a in job_args {
-        // `=` keeps a value starting with `-` from being read as a flag.
-        w.push(format!("--job-arg={a}"));
+    let mut w = vec![job.name().to_string()];
+    if let (Some(r), Job::Wordcount | Job::Grep) = (reducers, job) {
+        w.extend(["--partitions".to_string(), r.to_string()]);
     }
-    w.extend([
-        "--input".into(),
-        input.into(),
-        "--output".into(),
-        output.into(),
-        "--num-executors".into(),
-        settings.num_executors.to_string(),
-        "--executor-memory-mb".into(),
-        settings.executor_memory.mib().to_string(),
-        "--executor-cores".into(),
-        settings.executor_cores.to_string(),
-        "--max-attempts".into(),
-        settings.task_max_attempts.to_string(),
-    ]);
-    if let Some(r) = settings.reducers {
-        w.extend(["--reducers".into(), r.to_string()]);
-    }
+    w.extend(["--".to_string(), input.to_string(), output.to_string()]);
+    w.extend(job_args.iter().cloned());
     w
-}
-
-/// The AM's command for YARN, quoted for its launch script, with log redirections.
-pub fn am_command(words: &[String]) -> Result<String, String> {
-    shell::yarn_command(words, LOG_REDIRECTS)
 }
 
 /// A staged (or in-place) file as YARN localizes it.
@@ -535,21 +497,14 @@ struct Checked {
     remote_files: BTreeMap<String, Resource>,
 }
 
-/// The checked target, with full URIs.
-enum CheckedTarget {
-    Builtin {
-        job: Job,
-        job_args: Vec<String>,
-        input: String,
-        output: String,
-        binaries: Binaries,
-    },
-    /// An application's binary: `name` is its file name, also its name in containers.
-    Program {
-        path: PathBuf,
-        name: String,
-        args: Vec<String>,
-    },
+/// The binary to run and its arguments (a built-in job is the examples binary's).
+struct CheckedTarget {
+    path: PathBuf,
+    /// Its file name, also its name in containers.
+    name: String,
+    args: Vec<String>,
+    /// A built-in job's input and output URIs, checked before submitting.
+    builtin_paths: Option<(String, String)>,
 }
 
 /// Checks an application's binary: a plain-named, executable ELF file.
@@ -623,23 +578,19 @@ async fn check(
             }
             let input = resolve_uri(input, &default_fs, &user);
             let output = resolve_uri(output, &default_fs, &user);
-            let words = am_words(*job, job_args, &input, &output, settings);
-            if let Err(e) = am_command(&words) {
+            let args = builtin_args(*job, job_args, &input, &output, settings.reducers);
+            if let Err(e) = program_command(EXAMPLES_BINARY, &args) {
                 failures.push(e);
             }
-            let binaries = find_binaries().unwrap_or_else(|f| {
-                failures.extend(f);
-                Binaries {
-                    am: PathBuf::new(),
-                    executor: PathBuf::new(),
-                }
+            let path = find_examples().unwrap_or_else(|e| {
+                failures.push(e);
+                PathBuf::new()
             });
-            let checked = CheckedTarget::Builtin {
-                job: *job,
-                job_args: job_args.clone(),
-                input,
-                output,
-                binaries,
+            let checked = CheckedTarget {
+                path,
+                name: EXAMPLES_BINARY.to_string(),
+                args,
+                builtin_paths: Some((input, output)),
             };
             (checked, format!("spindle-{}", job.name()))
         }
@@ -651,16 +602,17 @@ async fn check(
             if let Err(e) = program_command(&name, args) {
                 failures.push(e);
             }
-            let checked = CheckedTarget::Program {
+            let checked = CheckedTarget {
                 path: path.clone(),
                 name: name.clone(),
                 args: args.clone(),
+                builtin_paths: None,
             };
             (checked, name)
         }
     };
     let name = settings.app_name.clone().unwrap_or(name);
-    let files = plan_files(&settings.files).unwrap_or_else(|f| {
+    let files = plan_files(&settings.files, &checked.name).unwrap_or_else(|f| {
         failures.extend(f);
         Vec::new()
     });
@@ -681,7 +633,7 @@ async fn check(
 
     // The file systems: input present, output absent (for a built-in job: what an
     // application reads and writes is its own), remote files present.
-    if let CheckedTarget::Builtin { input, output, .. } = &checked {
+    if let Some((input, output)) = &checked.builtin_paths {
         let in_fs = file_system(input, &conf, &user).await?;
         match in_fs.list_inputs(input).await {
             Ok(_) => {}
@@ -881,23 +833,13 @@ async fn stage(fs: &dyn FileSystem, dir: &str, c: &Checked) -> Result<Staged, Cl
         "cannot create the staging directory {dir}"
     )))?;
     let cache = binary_cache_dir(&c.default_fs, &c.user);
-    let (am, executor) = match &c.target {
-        CheckedTarget::Builtin { binaries, .. } => tokio::try_join!(
-            cached_binary(fs, &binaries.am, &cache, AM_BINARY),
-            cached_binary(fs, &binaries.executor, &cache, EXECUTOR_BINARY),
-        )?,
-        // The same binary is the driver and every executor, unless a test asks the
-        // executors to run another build (which they then refuse to serve).
-        CheckedTarget::Program { path, name, .. } => {
-            let r = cached_binary(fs, path, &cache, name).await?;
-            match std::env::var_os(PROGRAM_EXECUTOR_VAR).filter(|v| !v.is_empty()) {
-                Some(other) => {
-                    let e = cached_binary(fs, Path::new(&other), &cache, name).await?;
-                    (r, e)
-                }
-                None => (r.clone(), r),
-            }
-        }
+    // The same binary is the driver and every executor, unless a test asks the
+    // executors to run another build (which they then refuse to serve).
+    let t = &c.target;
+    let am = cached_binary(fs, &t.path, &cache, &t.name).await?;
+    let executor = match std::env::var_os(PROGRAM_EXECUTOR_VAR).filter(|v| !v.is_empty()) {
+        Some(other) => cached_binary(fs, Path::new(&other), &cache, &t.name).await?,
+        None => am.clone(),
     };
     let mut files = Vec::new();
     for f in &c.files {
@@ -948,25 +890,8 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
             return Err(e);
         }
     };
-    let (command, am_name) = match &c.target {
-        CheckedTarget::Builtin {
-            job,
-            job_args,
-            input,
-            output,
-            ..
-        } => {
-            let words = am_words(*job, job_args, input, output, &settings);
-            (
-                am_command(&words).map_err(ClientError::Usage)?,
-                AM_BINARY.to_string(),
-            )
-        }
-        CheckedTarget::Program { name, args, .. } => (
-            program_command(name, args).map_err(ClientError::Usage)?,
-            name.clone(),
-        ),
-    };
+    let command = program_command(&c.target.name, &c.target.args).map_err(ClientError::Usage)?;
+    let am_name = c.target.name.clone();
     let mut environment = am_environment(
         &c.conf,
         &c.default_fs,
@@ -995,9 +920,7 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
                 .unwrap_or_else(|| "0".into()),
         ),
     ]);
-    if let CheckedTarget::Program { name, .. } = &c.target {
-        environment.extend(program_environment(name, &settings));
-    }
+    environment.extend(program_environment(&c.target.name, &settings));
     let submission = Submission {
         app_id: app_id.clone(),
         name: c.name.clone(),
@@ -1037,7 +960,7 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
     // The AM deletes its staging directory itself; this covers an AM that died first.
     remove_staging(fs.as_ref(), &staging_dir).await;
     if last.succeeded() {
-        if let CheckedTarget::Builtin { output, .. } = &c.target {
+        if let Some((_, output)) = &c.target.builtin_paths {
             crate::emit(&format!("output: {output}\n"));
         }
         Ok(())
@@ -1172,50 +1095,36 @@ mod tests {
     }
 
     #[test]
-    fn am_command_line() {
-        let mut s = settings();
-        s.num_executors = 3;
-        s.executor_memory = MemorySize::from_mib(1024);
-        s.executor_cores = 2;
-        let words = am_words(
+    fn builtin_jobs_are_the_examples_subcommands() {
+        let args = builtin_args(
             Job::Grep,
             &["-x [a-z]+ 'q' $HOME".into()],
             "hdfs://nn:9000/in",
             "hdfs://nn:9000/out dir",
-            &s,
+            Some(3),
         );
         assert_eq!(
-            words,
+            args,
             [
-                "./spindle-am",
-                "job",
-                "--job",
                 "grep",
-                "--job-arg=-x [a-z]+ 'q' $HOME",
-                "--input",
-                "hdfs://nn:9000/in",
-                "--output",
-                "hdfs://nn:9000/out dir",
-                "--num-executors",
+                "--partitions",
                 "3",
-                "--executor-memory-mb",
-                "1024",
-                "--executor-cores",
-                "2",
-                "--max-attempts",
-                "4",
+                "--",
+                "hdfs://nn:9000/in",
+                "hdfs://nn:9000/out dir",
+                "-x [a-z]+ 'q' $HOME",
             ]
         );
-        let cmd = am_command(&words).expect("quotable");
+        let cmd = program_command(EXAMPLES_BINARY, &args).expect("quotable");
         assert_eq!(
             cmd,
-            r#"./spindle-am job --job grep '--job-arg=-x [a-z]+ '\\''q'\\'' \$HOME' --input hdfs://nn:9000/in --output 'hdfs://nn:9000/out dir' --num-executors 3 --executor-memory-mb 1024 --executor-cores 2 --max-attempts 4 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"#
+            r#"./spindle-examples grep --partitions 3 -- hdfs://nn:9000/in 'hdfs://nn:9000/out dir' '-x [a-z]+ '\\''q'\\'' \$HOME' 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"#
         );
-        s.reducers = Some(4);
-        let words = am_words(Job::Wordcount, &[], "i", "o", &s);
-        assert_eq!(words[words.len() - 2..], ["--reducers", "4"]);
-        let bad = am_words(Job::Grep, &["a{{2}}".into()], "i", "o", &s);
-        assert!(am_command(&bad).is_err());
+        // Line counts have one output file, whatever the reducers.
+        let args = builtin_args(Job::Linecount, &[], "i", "o", Some(4));
+        assert_eq!(args, ["linecount", "--", "i", "o"]);
+        let bad = builtin_args(Job::Grep, &["a{{2}}".into()], "i", "o", None);
+        assert!(program_command(EXAMPLES_BINARY, &bad).is_err());
     }
 
     #[test]
@@ -1235,9 +1144,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let fs = spindle_core::fs::LocalFs::new(0);
         let cache = format!("file://{}/cache", dir.path().display());
-        let bin = dir.path().join("spindle-am");
+        let bin = dir.path().join("spindle-examples");
         std::fs::write(&bin, b"build one").expect("write");
-        let first = cached_binary(&fs, &bin, &cache, AM_BINARY)
+        let first = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_eq!(first.visibility, Visibility::Private);
@@ -1245,18 +1154,20 @@ mod tests {
         let key = content_key(b"build one");
         assert_eq!(key.len(), 32);
         assert!(
-            first.uri.ends_with(&format!("/cache/{key}/spindle-am")),
+            first
+                .uri
+                .ends_with(&format!("/cache/{key}/spindle-examples")),
             "{}",
             first.uri
         );
         // The same bytes again: the same file, untouched (same modification time).
-        let again = cached_binary(&fs, &bin, &cache, AM_BINARY)
+        let again = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_eq!(again, first);
         // A new build gets its own entry; no temporary file is left behind.
         std::fs::write(&bin, b"build two!").expect("write");
-        let second = cached_binary(&fs, &bin, &cache, AM_BINARY)
+        let second = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_ne!(second.uri, first.uri);
@@ -1265,13 +1176,13 @@ mod tests {
                 .expect("cache entry")
                 .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
                 .collect();
-            assert_eq!(names, ["spindle-am"]);
+            assert_eq!(names, ["spindle-examples"]);
         }
         // An entry whose length is not the binary's is replaced, not used.
-        let wrong = dir.path().join("cache").join(&key).join("spindle-am");
+        let wrong = dir.path().join("cache").join(&key).join("spindle-examples");
         std::fs::write(&bin, b"build one").expect("write");
         std::fs::write(&wrong, b"trunc").expect("write");
-        let fixed = cached_binary(&fs, &bin, &cache, AM_BINARY)
+        let fixed = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_eq!(fixed.size, 9);
@@ -1312,7 +1223,7 @@ mod tests {
             "info,spindle=debug",
         );
         let s = Submission {
-            am_name: AM_BINARY.into(),
+            am_name: EXAMPLES_BINARY.into(),
             app_id: "application_1_0001".into(),
             name: "spindle-wordcount".into(),
             queue: "default".into(),
@@ -1320,7 +1231,7 @@ mod tests {
             am,
             files,
             environment: env,
-            command: "./spindle-am job 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into(),
+            command: "./spindle-examples wordcount 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr".into(),
             secret: "c2VjcmV0".into(),
         };
         let b = submission_body(&s);
@@ -1331,7 +1242,7 @@ mod tests {
         let spec = &b["am-container-spec"];
         assert_eq!(
             spec["local-resources"]["entry"][0],
-            json!({"key": "spindle-am", "value": {
+            json!({"key": "spindle-examples", "value": {
                 "resource": "hdfs://nn:9000/user/u/.spindle/cache/00ff/spindle-am",
                 "type": "FILE", "visibility": "PRIVATE", "size": 123, "timestamp": 456}})
         );
@@ -1390,7 +1301,7 @@ mod tests {
         assert_eq!(env["SPINDLE_RPC_PROTECTION"], "authentication");
         assert!(!env.contains_key("SPINDLE_FILE_RESOURCES"));
         let s = Submission {
-            am_name: AM_BINARY.into(),
+            am_name: EXAMPLES_BINARY.into(),
             app_id: "a".into(),
             name: "n".into(),
             queue: "q".into(),
@@ -1454,7 +1365,7 @@ mod tests {
         let a = dir.path().join("a.txt");
         std::fs::write(&a, "x").expect("write");
         let a = a.to_string_lossy().into_owned();
-        let ok = plan_files(&[a.clone(), "hdfs://nn/data/b.txt".into()]).expect("valid");
+        let ok = plan_files(&[a.clone(), "hdfs://nn/data/b.txt".into()], "my-app").expect("valid");
         assert_eq!(ok[0].name, "a.txt");
         assert_eq!(ok[0].source, FileSource::Local(PathBuf::from(&a)));
         assert_eq!(ok[1].name, "b.txt");
@@ -1462,12 +1373,15 @@ mod tests {
             ok[1].source,
             FileSource::Remote("hdfs://nn/data/b.txt".into())
         );
-        let err = plan_files(&[
-            a.clone(),
-            "hdfs://nn/a.txt".into(),
-            "/no/such/file".into(),
-            "hdfs://nn/spindle-am".into(),
-        ])
+        let err = plan_files(
+            &[
+                a.clone(),
+                "hdfs://nn/a.txt".into(),
+                "/no/such/file".into(),
+                "hdfs://nn/my-app".into(),
+            ],
+            "my-app",
+        )
         .expect_err("should be refused");
         assert_eq!(err.len(), 3, "{err:?}");
         assert!(err[0].contains("two files named a.txt"), "{err:?}");
@@ -1475,9 +1389,6 @@ mod tests {
             err[1].contains("/no/such/file is not a local file"),
             "{err:?}"
         );
-        assert!(
-            err[2].contains("Spindle uses for its own binary"),
-            "{err:?}"
-        );
+        assert!(err[2].contains("like the application's binary"), "{err:?}");
     }
 }

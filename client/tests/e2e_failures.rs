@@ -217,10 +217,8 @@ async fn a_lost_executor_is_replaced_and_its_tasks_rerun() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let victim = loop {
         let out = tokio::process::Command::new("pgrep")
-            .args([
-                "-f",
-                "spindle-executor --driver .* --executor-id container_",
-            ])
+            // Executors run the examples binary without arguments; the AM has the job's.
+            .args(["-x", "-f", "./spindle-examples"])
             .output()
             .await
             .expect("pgrep");

@@ -4,7 +4,7 @@
 //! hidden files, one file of 200 MiB), and `spindle kill` mid-run leaves no output
 //! that looks complete and no staging directory.
 //!
-//! Needs `spindle-am` and `spindle-executor` built beside `spindle`
+//! Needs `spindle-examples` built beside `spindle`
 //! (`cargo test --workspace` builds every binary first).
 
 use std::collections::BTreeMap;
@@ -111,7 +111,7 @@ async fn assert_staging_gone(cluster: &Cluster, app: &str) {
 /// NodeManagers localized them into the user's file cache (PRIVATE visibility), not
 /// into one application's cache.
 async fn assert_binaries_cached(cluster: &Cluster) {
-    for name in ["spindle-am", "spindle-executor"] {
+    for name in ["spindle-examples"] {
         let bytes = std::fs::read(bin(name)).expect("read the binary");
         let key = spindle_client::submit::content_key(&bytes);
         let names = hdfs_names(cluster, &format!("/user/root/.spindle/cache/{key}")).await;

@@ -4,8 +4,7 @@
 //! the RM does not know is found in HDFS; unknown ids, logs still being aggregated and
 //! damaged files are refused with messages that say so.
 //!
-//! Needs `spindle-am` and `spindle-executor` built beside `spindle`
-//! (`cargo build -p spindle-yarn-am -p spindle-executor`).
+//! Needs `spindle-examples` built beside `spindle` (`cargo build -p spindle-examples`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -9,7 +9,7 @@ use spindle_integration::unique_name as unique;
 use spindle_integration::{Cluster, ensure_cluster};
 
 /// Runs the built `spindle` against the cluster as root, with no settings from the
-/// developer's environment. The binaries to stage point at `spindle` itself: these
+/// developer's environment. The binary to stage points at `spindle` itself: these
 /// requests must be refused before anything is staged.
 async fn spindle(cluster: &Cluster, args: &[&str]) -> Output {
     spindle_with_env(cluster, args, &[]).await
@@ -22,8 +22,7 @@ async fn spindle_with_env(cluster: &Cluster, args: &[&str], env: &[(&str, &str)]
     cmd.args(args)
         .env("HADOOP_CONF_DIR", cluster.conf_dir())
         .env("HADOOP_USER_NAME", "root")
-        .env("SPINDLE_AM_BINARY", bin)
-        .env("SPINDLE_EXECUTOR_BINARY", bin)
+        .env("SPINDLE_EXAMPLES_BINARY", bin)
         .env_remove("SPINDLE_CONF_DIR");
     for k in spindle_conf::spindle::KEYS {
         cmd.env_remove(k.env_var());

@@ -4,8 +4,8 @@
 //! redirected to the proxy; the JSON API agrees; the YARN UI gets progress and the
 //! final diagnostics; after the end `spindle history` serves the same pages from HDFS.
 //!
-//! Needs Debian's `chromium` (`integration/test-all` installs it) and `spindle-am` /
-//! `spindle-executor` built beside `spindle`. `SPINDLE_UI_SCREENSHOT_DIR=docs` makes it
+//! Needs Debian's `chromium` (`integration/test-all` installs it) and `spindle-examples`
+//! built beside `spindle`. `SPINDLE_UI_SCREENSHOT_DIR=docs` makes it
 //! refresh the committed screenshots.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -174,7 +174,8 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
 
     // Jobs page, rendered by Chromium through the proxy.
     let jobs = chromium(&format!("{proxy}/"), "--dump-dom").await;
-    assert!(jobs.contains("wordcount hdfs://"), "{jobs}");
+    // The examples name their jobs (`Context::set_job_description`).
+    assert!(jobs.contains("wordcount of hdfs://"), "{jobs}");
     assert!(jobs.contains(&input) && jobs.contains(&output), "{jobs}");
     assert!(
         jobs.contains("SUCCEEDED") && jobs.contains("ui-check"),
@@ -186,9 +187,10 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
         "links stay under the proxy: {jobs}"
     );
 
-    // The map stage: every task attempt with status, locality, executor, duration, input.
+    // The map stage (the shuffle's map side): every task attempt with status, locality,
+    // executor, duration, input.
     let stage = chromium(&format!("{proxy}/stages/0"), "--dump-dom").await;
-    assert!(stage.contains("Stage 0: map"), "{stage}");
+    assert!(stage.contains("Stage 0: shuffle 0 of"), "{stage}");
     assert!(stage.contains("SUCCEEDED"), "{stage}");
     assert!(
         stage.contains("NODE_LOCAL") || stage.contains("NO_PREF") || stage.contains("ANY"),
@@ -286,7 +288,7 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
     assert!(
         report["diagnostics"]
             .as_str()
-            .is_some_and(|d| d.contains("map tasks")),
+            .is_some_and(|d| d.contains("the application finished (in executor containers)")),
         "{report}"
     );
 
@@ -331,7 +333,7 @@ async fn the_ui_through_the_rm_proxy_in_chromium_then_history() {
         .to_string();
     let page = chromium(&format!("{url}stages/0"), "--dump-dom").await;
     assert!(
-        page.contains("History: ") && page.contains("Stage 0: map"),
+        page.contains("History: ") && page.contains("Stage 0: shuffle 0 of"),
         "{page}"
     );
     assert!(

@@ -42,6 +42,9 @@ enum App {
         /// The regular expression.
         #[arg(allow_hyphen_values = true)]
         pattern: String,
+        /// Reduce partitions (output files) [default: the default parallelism]
+        #[arg(long)]
+        partitions: Option<usize>,
     },
     /// Inner join of two `key<TAB>value` inputs, as `key<TAB>left<TAB>right` lines.
     Join {
@@ -96,8 +99,28 @@ enum App {
 fn main() -> ExitCode {
     spindle::main(|sc| {
         let cli = Cli::parse();
-        run(sc, cli.app)
+        let summary = summary(&cli.app);
+        sc.set_job_description(summary.as_deref());
+        let started = std::time::Instant::now();
+        run(sc, cli.app)?;
+        if let Some(s) = summary {
+            // On the driver's stdout: the terminal locally, the AM's log on YARN.
+            println!("{s} in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Ok::<(), Error>(())
     })
+}
+
+/// What a run of the built-in jobs (`spindle submit wordcount|linecount|grep`) says
+/// when it is done.
+fn summary(app: &App) -> Option<String> {
+    let (job, input, output) = match app {
+        App::Wordcount { input, output, .. } => ("wordcount", input, output),
+        App::Linecount { input, output } => ("linecount", input, output),
+        App::Grep { input, output, .. } => ("grep", input, output),
+        _ => return None,
+    };
+    Some(format!("{job} of {input} → {output}"))
 }
 
 /// Hadoop's WordCount delimiters.
@@ -105,11 +128,72 @@ fn is_delimiter(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}')
 }
 
-fn words(line: String) -> Vec<String> {
-    line.split(is_delimiter)
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+/// The words of a line, borrowed from it.
+fn words_of(line: &str) -> impl Iterator<Item = &str> {
+    line.split(is_delimiter).filter(|w| !w.is_empty())
+}
+
+/// Counts keys within a partition before the shuffle ("in-mapper combining"): a
+/// key seen again costs a lookup, not an allocation. At most `LOCAL_KEYS` keys are
+/// held; then they go on to `reduce_by_key`, whose combiner spills within the task's
+/// memory budget, so memory stays bounded whatever the number of distinct keys.
+struct LocalCounts<I, F> {
+    lines: I,
+    keys_of: F,
+    counts: std::collections::HashMap<String, u64, foldhash::fast::RandomState>,
+    out: std::vec::IntoIter<(String, u64)>,
+    done: bool,
+}
+
+const LOCAL_KEYS: usize = 1 << 16;
+
+impl<I, F> LocalCounts<I, F>
+where
+    I: Iterator<Item = String>,
+    F: FnMut(&str, &mut dyn FnMut(&str)),
+{
+    fn new(lines: I, keys_of: F) -> Self {
+        LocalCounts {
+            lines,
+            keys_of,
+            counts: Default::default(),
+            out: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+}
+
+impl<I, F> Iterator for LocalCounts<I, F>
+where
+    I: Iterator<Item = String>,
+    F: FnMut(&str, &mut dyn FnMut(&str)),
+{
+    type Item = (String, u64);
+
+    fn next(&mut self) -> Option<(String, u64)> {
+        loop {
+            if let Some(pair) = self.out.next() {
+                return Some(pair);
+            }
+            if self.done {
+                return None;
+            }
+            while self.counts.len() < LOCAL_KEYS {
+                let Some(line) = self.lines.next() else {
+                    self.done = true;
+                    break;
+                };
+                let counts = &mut self.counts;
+                (self.keys_of)(&line, &mut |key| match counts.get_mut(key) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(key.to_string(), 1);
+                    }
+                });
+            }
+            self.out = self.counts.drain().collect::<Vec<_>>().into_iter();
+        }
+    }
 }
 
 fn tsv<K: std::fmt::Display, V: std::fmt::Display>((k, v): (K, V)) -> String {
@@ -124,8 +208,9 @@ fn run(sc: &Context, app: App) -> Result<()> {
             partitions,
         } => sc
             .text_file(&input)?
-            .flat_map(words)
-            .map(|w| (w, 1u64))
+            .map_partitions(|lines| {
+                LocalCounts::new(lines, |line, emit| words_of(line).for_each(emit))
+            })
             .reduce_by_key(|a, b| a + b, partitions)
             .map(tsv)
             .save_as_text_file(&output),
@@ -138,6 +223,7 @@ fn run(sc: &Context, app: App) -> Result<()> {
             input,
             output,
             pattern,
+            partitions,
         } => {
             regex::Regex::new(&pattern).map_err(|e| Error::Invalid {
                 what: "regular expression".into(),
@@ -148,15 +234,13 @@ fn run(sc: &Context, app: App) -> Result<()> {
                 .map_partitions_with_index(|pattern, _, lines| {
                     // Compiled once per task; checked above, so this cannot fail.
                     let re = regex::Regex::new(pattern).ok();
-                    lines.flat_map(move |line| match &re {
-                        Some(re) => re
-                            .find_iter(&line)
-                            .map(|m| (m.as_str().to_string(), 1u64))
-                            .collect(),
-                        None => Vec::new(),
+                    LocalCounts::new(lines, move |line, emit| {
+                        if let Some(re) = &re {
+                            re.find_iter(line).for_each(|m| emit(m.as_str()));
+                        }
                     })
                 })
-                .reduce_by_key(|a, b| a + b, None)
+                .reduce_by_key(|a, b| a + b, partitions)
                 .map(tsv)
                 .save_as_text_file(&output)
         }
@@ -354,6 +438,31 @@ mod tests {
 
     #[test]
     fn words_split_like_hadoop() {
-        assert_eq!(words("a  b\tc\u{c}d\r".into()), vec!["a", "b", "c", "d"]);
+        let got: Vec<&str> = words_of("a  b\tc\u{c}d\r").collect();
+        assert_eq!(got, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn local_counts_flush_at_their_bound_and_lose_nothing() {
+        let lines: Vec<String> = (0..3 * LOCAL_KEYS as u64 / 2)
+            .map(|i| format!("k{i} common k{i}"))
+            .collect();
+        let n = lines.len() as u64;
+        let out: Vec<(String, u64)> =
+            LocalCounts::new(lines.into_iter(), |l, emit| words_of(l).for_each(emit)).collect();
+        // Two batches: the bound was reached once, so "common" comes out twice.
+        let common: Vec<u64> = out
+            .iter()
+            .filter(|(k, _)| k == "common")
+            .map(|(_, c)| *c)
+            .collect();
+        assert_eq!(common.len(), 2, "{common:?}");
+        assert_eq!(common.iter().sum::<u64>(), n);
+        let mut total = std::collections::HashMap::new();
+        for (k, c) in out {
+            *total.entry(k).or_insert(0) += c;
+        }
+        assert_eq!(total.len() as u64, n + 1);
+        assert!(total.iter().all(|(k, &c)| k == "common" || c == 2));
     }
 }

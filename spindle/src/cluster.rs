@@ -117,8 +117,9 @@ impl TaskRunner for Runner {
             task.partition as usize,
             task.attempt,
         )
-        .map(|result| TaskOutput {
-            result,
+        .map(|done| TaskOutput {
+            result: done.result,
+            input_bytes: done.input_bytes,
             ..TaskOutput::default()
         })
         .map_err(|e| e.to_string())
@@ -147,6 +148,7 @@ async fn task_env(
         task_memory: usize::try_from(task_memory).unwrap_or(usize::MAX),
         blocks: Arc::new(RemoteBlocks::new(config.secret.clone(), location.clone())),
         location,
+        executor: config.executor_id.clone(),
     }))
 }
 
@@ -217,6 +219,30 @@ fn executor() -> Result<ExitReason> {
         .map_err(|e| Error::invalid("registration with the driver", e.to_string()))
 }
 
+/// Where an application's tasks ran, for its final diagnostics.
+#[derive(Default)]
+struct Placement {
+    /// Asked YARN for executor containers.
+    containers: AtomicBool,
+    /// Ran tasks on an executor inside the AM.
+    in_am: AtomicBool,
+}
+
+impl Placement {
+    /// `" (inside the AM)"` when no container was asked for, and so on.
+    fn describe(&self) -> &'static str {
+        match (
+            self.in_am.load(Ordering::SeqCst),
+            self.containers.load(Ordering::SeqCst),
+        ) {
+            (true, false) => " (inside the AM)",
+            (true, true) => " (inside the AM, then in executor containers)",
+            (false, true) => " (in executor containers)",
+            (false, false) => "",
+        }
+    }
+}
+
 /// Stages to the driver's executors, or to one inside the AM while jobs are small.
 struct YarnBackend {
     am: Arc<AppMaster>,
@@ -224,7 +250,7 @@ struct YarnBackend {
     handle: tokio::runtime::Handle,
     /// Inputs up to this many bytes run inside the AM; 0: never.
     uber_max_bytes: u64,
-    executors_wanted: AtomicBool,
+    placement: Arc<Placement>,
     in_am: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Dropped after the in-AM executor: its map outputs live here.
     in_am_scratch: Mutex<Option<tempfile::TempDir>>,
@@ -232,7 +258,7 @@ struct YarnBackend {
 
 impl YarnBackend {
     fn place(&self, stage: &StageTasks) -> Result<()> {
-        if self.executors_wanted.load(Ordering::SeqCst) {
+        if self.placement.containers.load(Ordering::SeqCst) {
             return Ok(());
         }
         let input: Option<u64> = stage.tasks.iter().map(|t| t.input_bytes).sum();
@@ -242,7 +268,7 @@ impl YarnBackend {
             }
             _ => {
                 tracing::info!(input = ?input, "asking for executors");
-                self.executors_wanted.store(true, Ordering::SeqCst);
+                self.placement.containers.store(true, Ordering::SeqCst);
                 self.am.want_executors();
                 Ok(())
             }
@@ -254,6 +280,7 @@ impl YarnBackend {
         if in_am.is_some() {
             return Ok(());
         }
+        self.placement.in_am.store(true, Ordering::SeqCst);
         tracing::info!(
             limit = self.uber_max_bytes,
             "small input: running tasks inside the AM"
@@ -301,6 +328,23 @@ impl Backend for YarnBackend {
 
     fn end_job(&self, job: u32, result: std::result::Result<(), &str>) {
         self.driver.end_job(job, result);
+    }
+
+    fn output_started(&self, path: &str) {
+        self.am.output_started(path);
+    }
+
+    fn output_done(&self, path: &str) {
+        self.am.output_done(path);
+    }
+
+    fn lost_executors(&self) -> std::collections::HashSet<String> {
+        self.driver
+            .executors()
+            .into_iter()
+            .filter(|e| !e.alive)
+            .map(|e| e.id)
+            .collect()
     }
 
     fn run_stage(&self, stage: &StageTasks) -> Result<Vec<Vec<u8>>> {
@@ -382,13 +426,14 @@ where
             return ExitCode::from(1);
         }
     };
-    let outcome = match driver_context(&rt, &am) {
+    let placement = Arc::new(Placement::default());
+    let outcome = match driver_context(&rt, &am, placement.clone()) {
         Err(e) => Err(e.to_string()),
         Ok(sc) => {
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app(&sc)));
             drop(sc);
             match ran {
-                Ok(Ok(())) => Ok("the application finished".to_string()),
+                Ok(Ok(())) => Ok(format!("the application finished{}", placement.describe())),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(panic) => Err(format!(
                     "the application panicked: {}",
@@ -419,7 +464,11 @@ where
     }
 }
 
-fn driver_context(rt: &Arc<tokio::runtime::Runtime>, am: &Arc<AppMaster>) -> Result<Context> {
+fn driver_context(
+    rt: &Arc<tokio::runtime::Runtime>,
+    am: &Arc<AppMaster>,
+    placement: Arc<Placement>,
+) -> Result<Context> {
     let mut config = Config::from_env()?;
     if std::env::var_os("SPINDLE_DEFAULT_PARALLELISM").is_none() {
         // Spark's default on YARN: every executor core once.
@@ -436,6 +485,7 @@ fn driver_context(rt: &Arc<tokio::runtime::Runtime>, am: &Arc<AppMaster>) -> Res
         task_memory: usize::try_from(config.task_memory).unwrap_or(usize::MAX),
         blocks: Arc::new(RemoteBlocks::new(am.secret().to_vec(), String::new())),
         location: String::new(),
+        executor: String::new(),
     });
     let uber_max_bytes = std::env::var("SPINDLE_UBER_MAX_BYTES")
         .ok()
@@ -446,7 +496,7 @@ fn driver_context(rt: &Arc<tokio::runtime::Runtime>, am: &Arc<AppMaster>) -> Res
         driver: am.driver(),
         handle: rt.handle().clone(),
         uber_max_bytes,
-        executors_wanted: AtomicBool::new(false),
+        placement,
         in_am: Mutex::new(None),
         in_am_scratch: Mutex::new(None),
     };

@@ -178,6 +178,7 @@ impl Context {
             task_memory: usize::try_from(config.task_memory).unwrap_or(usize::MAX),
             blocks: Arc::new(LocalBlocks),
             location: String::new(),
+            executor: String::new(),
         });
         let Master::Local(threads) = config.master;
         let backend = LocalBackend::new(threads, env.clone());
@@ -226,6 +227,13 @@ impl Context {
     /// The settings this application runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Names the jobs that the next actions run, in the web UI and the history (Spark's
+    /// `setJobDescription`); `None` goes back to the default, the action and its
+    /// dataset (`count of map`).
+    pub fn set_job_description(&self, description: Option<&str>) {
+        self.inner.scheduler.set_description(description);
     }
 
     pub(crate) fn meta(

@@ -405,7 +405,7 @@ impl<T: Data> Dataset<T> {
 
     /// Writes the records, one line each (`Display`), as `part-NNNNN` files under the
     /// directory `path`, which must not exist; a `_SUCCESS` file marks it complete. A job
-    /// that fails leaves no directory behind.
+    /// that fails leaves no directory behind, nor does a killed application.
     pub fn save_as_text_file(&self, path: &str) -> Result<()>
     where
         T: Display,
@@ -416,7 +416,12 @@ impl<T: Data> Dataset<T> {
             return Err(Error::OutputExists(path.to_string()));
         }
         let job = self.scheduler().new_job_id();
+        self.scheduler().output_started(path);
         let outcome = (|| -> Result<()> {
+            // As Hadoop's committer sets a job up: the directory exists, unfinished,
+            // from the start.
+            env.runtime
+                .block_on(fs.mkdirs(&format!("{}/_temporary", path.trim_end_matches('/'))))?;
             let written = self.scheduler().run_job::<T, SaveText>(
                 &self.node,
                 &self.all_partitions(),
@@ -446,8 +451,10 @@ impl<T: Data> Dataset<T> {
             if let Err(cleanup) = env.runtime.block_on(fs.delete(path)) {
                 tracing::warn!(path, error = %cleanup, "cannot remove the output of a failed job");
             }
+            self.scheduler().output_done(path);
             return Err(e);
         }
+        self.scheduler().output_done(path);
         Ok(())
     }
 }

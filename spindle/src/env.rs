@@ -55,6 +55,10 @@ pub(crate) struct TaskEnv {
     pub blocks: Arc<dyn BlockFetcher>,
     /// How other processes reach this one's shuffle output (empty: they cannot; local mode).
     pub location: String,
+    /// The executor this process is (empty in local mode and in the driver), recorded
+    /// with each map output so that the driver knows which outputs an executor's loss
+    /// takes with it.
+    pub executor: String,
 }
 
 impl TaskEnv {

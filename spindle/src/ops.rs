@@ -348,6 +348,7 @@ type LineBatch = std::result::Result<Vec<String>, Error>;
 impl Compute<String> for TextCompute {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<String>> {
         let env = tc.env().clone();
+        let read = tc.input_counter();
         let (tx, rx): (SyncSender<LineBatch>, Receiver<LineBatch>) =
             sync_channel(BATCHES_IN_FLIGHT);
         let split = self.split;
@@ -378,6 +379,8 @@ impl Compute<String> for TextCompute {
                             }
                         },
                     ))?;
+                    // The split's bytes (lines crossing its ends are the neighbours').
+                    read.fetch_add(split.length, std::sync::atomic::Ordering::Relaxed);
                     if open && !batch.is_empty() {
                         let _ = tx.send(Ok(batch));
                     }

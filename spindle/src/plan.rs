@@ -85,6 +85,8 @@ struct Inner {
     attempt: u32,
     env: Arc<TaskEnv>,
     error: RefCell<Option<Error>>,
+    /// Bytes read from files (input splits), shared with reader threads.
+    input_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TaskContext {
@@ -96,6 +98,7 @@ impl TaskContext {
                 attempt,
                 env,
                 error: RefCell::new(None),
+                input_bytes: Arc::default(),
             }),
         }
     }
@@ -136,6 +139,18 @@ impl TaskContext {
     pub(crate) fn error_sink(&self) -> Box<dyn FnMut(Error)> {
         let tc = self.clone();
         Box::new(move |e| tc.fail(e))
+    }
+
+    /// The counter of bytes this task read from files; reader threads add to it.
+    pub(crate) fn input_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.inner.input_bytes.clone()
+    }
+
+    /// Bytes this task read from files so far.
+    pub(crate) fn input_bytes(&self) -> u64 {
+        self.inner
+            .input_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The error an iterator left, if any.

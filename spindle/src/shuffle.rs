@@ -7,7 +7,7 @@
 //! The driver keeps only where each map output is and its partition offsets
 //! ([`MapOutputs`]): nothing of the data's size passes through it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::Hash;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -99,6 +99,8 @@ impl Partitioner<usize> for DirectPartitioner {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct MapStatus {
     pub location: String,
+    /// The executor that wrote it (empty: this process, which is never lost).
+    pub executor: String,
     pub path: String,
     /// `offsets[r]..offsets[r + 1]` is reduce partition `r`'s block.
     pub offsets: Vec<u64>,
@@ -135,6 +137,26 @@ impl MapOutputs {
                 outs.resize(map + 1, None);
             }
             outs[map] = Some(status);
+        })
+    }
+
+    /// Forgets the map outputs written by the executors in `lost`, so that the next
+    /// stage that needs them runs their map tasks again; answers how many.
+    pub(crate) fn forget(&self, lost: &HashSet<String>) -> usize {
+        if lost.is_empty() {
+            return 0;
+        }
+        self.with(|m| {
+            let mut forgotten = 0;
+            for outs in m.values_mut() {
+                for out in outs.iter_mut() {
+                    if out.as_ref().is_some_and(|s| lost.contains(&s.executor)) {
+                        *out = None;
+                        forgotten += 1;
+                    }
+                }
+            }
+            forgotten
         })
     }
 
@@ -480,6 +502,7 @@ fn finish_map(
     let offsets = out.finish(&path)?;
     let status = MapStatus {
         location: tc.env().location.clone(),
+        executor: tc.env().executor.clone(),
         path: path.to_string_lossy().into_owned(),
         offsets,
     };

@@ -49,6 +49,13 @@ pub(crate) enum Origin {
 }
 
 /// Decodes and runs one task, catching panics in user code as task failures.
+/// A task's answer and what it measured.
+pub(crate) struct TaskDone {
+    pub result: Vec<u8>,
+    /// Bytes read from input files.
+    pub input_bytes: u64,
+}
+
 pub(crate) fn run_task(
     bytes: &[u8],
     origin: Origin,
@@ -56,7 +63,7 @@ pub(crate) fn run_task(
     stage: u32,
     partition: usize,
     attempt: u32,
-) -> Result<Vec<u8>> {
+) -> Result<TaskDone> {
     let mut header = Dec::new(bytes, Verified::same_process());
     let theirs: Fingerprint = header.get()?;
     let verified = match origin {
@@ -84,7 +91,10 @@ pub(crate) fn run_task(
     };
     match (result, tc.take_error()) {
         (_, Some(e)) => Err(e),
-        (r, None) => r,
+        (r, None) => r.map(|result| TaskDone {
+            result,
+            input_bytes: tc.input_bytes(),
+        }),
     }
 }
 

@@ -102,7 +102,15 @@ pub struct AppMaster {
     want: watch::Sender<i32>,
     stop: Option<oneshot::Sender<()>>,
     heartbeats: Option<JoinHandle<Result<AmRmClient, AmError>>>,
+    /// Outputs being written: a kill deletes them, so nothing half-written is left
+    /// looking like a result.
+    partial_outputs: PartialOutputs,
+    /// The application is over and its UI lingers: SIGTERM ends the lingering.
+    lingering: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The outputs that jobs are writing right now.
+type PartialOutputs = Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
 
 impl AppMaster {
     /// Reads the container's environment, starts the driver and its web UI, registers
@@ -156,7 +164,16 @@ impl AppMaster {
                 vcores: settings.executor_cores as i32,
             },
         };
-        let heartbeats = tokio::spawn(heartbeat_loop(rm, launcher, want_rx, stop_rx));
+        let partial_outputs = PartialOutputs::default();
+        let lingering = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let heartbeats = tokio::spawn(heartbeat_loop(
+            rm,
+            launcher,
+            want_rx,
+            stop_rx,
+            partial_outputs.clone(),
+            lingering.clone(),
+        ));
         Ok(AppMaster {
             env,
             staged,
@@ -167,7 +184,26 @@ impl AppMaster {
             want,
             stop: Some(stop),
             heartbeats: Some(heartbeats),
+            partial_outputs,
+            lingering,
         })
+    }
+
+    /// A job starts writing the output directory `uri`: if the application is killed
+    /// before [`AppMaster::output_done`], the directory is deleted.
+    pub fn output_started(&self, uri: &str) {
+        self.partial_outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uri.to_string());
+    }
+
+    /// The job writing `uri` committed it or cleaned it up itself.
+    pub fn output_done(&self, uri: &str) {
+        self.partial_outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uri);
     }
 
     /// The driver executors register with.
@@ -220,20 +256,39 @@ impl AppMaster {
     /// directory while the RM confirms.
     pub async fn finish(mut self, outcome: Result<String, String>) -> Result<(), AmError> {
         self.driver.stop("application finished").await;
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let mut rm = match self.heartbeats.take() {
-            Some(h) => h
-                .await
-                .map_err(|e| AmError::Environment(format!("the heartbeat task failed: {e}")))??,
-            None => return Err(AmError::Environment("finished twice".into())),
-        };
         let (status, diagnostics, state) = match &outcome {
             Ok(d) => (FinalStatus::Succeeded, d.clone(), "SUCCEEDED"),
             Err(e) => (FinalStatus::Failed, e.clone(), "FAILED"),
         };
         self.driver.finish_app(state, &diagnostics);
+        let Some(mut heartbeats) = self.heartbeats.take() else {
+            return Err(AmError::Environment("finished twice".into()));
+        };
+        let linger = self.staged.ui_linger;
+        let mut ended = None;
+        if !linger.is_zero() {
+            // Heartbeats go on (progress 100%), so the UI stays reachable through the
+            // RM's proxy; a kill now ends the lingering, not the application.
+            self.lingering
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            info!(
+                seconds = linger.as_secs(),
+                "application over; the UI stays up (spindle.ui.linger)"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(linger) => {}
+                r = &mut heartbeats => ended = Some(r),
+            }
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let ended = match ended {
+            Some(r) => r,
+            None => heartbeats.await,
+        };
+        let mut rm = ended
+            .map_err(|e| AmError::Environment(format!("the heartbeat task failed: {e}")))??;
         let (unregistered, (), ()) = tokio::join!(
             rm.finish(status, &diagnostics, ""),
             write_history(&self.driver, &self.staged, &self.app_id),
@@ -300,6 +355,11 @@ impl Launcher {
     }
 }
 
+/// How long a kill may spend deleting partial outputs; first thing after SIGTERM, as
+/// the NodeManager sends SIGKILL `yarn.nodemanager.sleep-delay-before-sigkill.ms`
+/// (250 ms by default) later.
+const KILL_CLEANUP: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Heartbeats to the RM until told to stop: asks for executors when `want` grows,
 /// launches the containers that arrive, and replaces executors that are lost.
 async fn heartbeat_loop(
@@ -307,6 +367,8 @@ async fn heartbeat_loop(
     launcher: Launcher,
     mut want_rx: watch::Receiver<i32>,
     mut stop: oneshot::Receiver<()>,
+    partial_outputs: PartialOutputs,
+    lingering: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<AmRmClient, AmError> {
     let resource = launcher.resource;
     let mut want = 0i32;
@@ -323,9 +385,35 @@ async fn heartbeat_loop(
             _ = beat.tick() => {}
             _ = want_rx.changed() => {}
             _ = sigterm.recv() => {
+                if lingering.load(std::sync::atomic::Ordering::SeqCst) {
+                    info!("SIGTERM while the UI lingers: unregistering now");
+                    return Ok(rm);
+                }
                 // `spindle kill` or YARN: the application's own code cannot be
                 // interrupted; end the process now, as Spark's AM does.
                 warn!("killed: stopping the executors and exiting");
+                let partial: Vec<String> = partial_outputs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .iter()
+                    .cloned()
+                    .collect();
+                let cleanup = async {
+                    for uri in partial {
+                        warn!(output = %uri, "deleting the partial output of a killed job");
+                        match crate::job::output_fs(&uri, &launcher.staged).await {
+                            Ok(fs) => {
+                                if let Err(e) = fs.delete(&uri).await {
+                                    warn!(output = %uri, "cannot delete it: {e}");
+                                }
+                            }
+                            Err(e) => warn!(output = %uri, "cannot delete it: {e}"),
+                        }
+                    }
+                };
+                if tokio::time::timeout(KILL_CLEANUP, cleanup).await.is_err() {
+                    warn!("gave up deleting partial outputs after {KILL_CLEANUP:?}");
+                }
                 launcher.driver.stop("killed").await;
                 let _ = rm.finish(FinalStatus::Killed, "killed", "").await;
                 std::process::exit(143);

@@ -525,7 +525,7 @@ pub(crate) fn environment_sections(
     ]
 }
 
-async fn output_fs(uri: &str, staged: &Staged) -> Result<Arc<dyn FileSystem>, AmError> {
+pub(crate) async fn output_fs(uri: &str, staged: &Staged) -> Result<Arc<dyn FileSystem>, AmError> {
     let mut conf = HadoopConf::from_env().unwrap_or_default();
     conf.set("fs.defaultFS", &staged.default_fs);
     for_uri(uri, &conf, &staged.user)

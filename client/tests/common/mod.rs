@@ -17,20 +17,20 @@ pub fn bin(name: &str) -> PathBuf {
     let p = dir.join(name);
     assert!(
         p.is_file(),
-        "{} missing: build it first (cargo build -p spindle-yarn-am -p spindle-executor)",
+        "{} missing: build it first (cargo build -p spindle-examples)",
         p.display()
     );
     p
 }
 
-/// `spindle <args>` against the test cluster as `user`, with this build's AM and executor.
+/// `spindle <args>` against the test cluster as `user`, with this build's examples
+/// binary (the built-in jobs run on it).
 pub fn spindle_cmd(cluster: &Cluster, user: &str, args: &[&str]) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_spindle"));
     c.args(args)
         .env("HADOOP_CONF_DIR", cluster.conf_dir())
         .env("HADOOP_USER_NAME", user)
-        .env("SPINDLE_AM_BINARY", bin("spindle-am"))
-        .env("SPINDLE_EXECUTOR_BINARY", bin("spindle-executor"))
+        .env("SPINDLE_EXAMPLES_BINARY", bin("spindle-examples"))
         .kill_on_drop(true);
     c
 }
