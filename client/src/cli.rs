@@ -42,8 +42,9 @@ spindle.files, spindle.log (RUST_LOG of the AM and executors, default info).
 
 Before anything is staged or submitted, spindle checks that the input exists, the output \
 does not, the queue is a leaf queue of the scheduler and the containers asked for fit the \
-largest one YARN grants. The binaries staged are spindle-am and spindle-executor from the \
-directory of spindle itself, or SPINDLE_AM_BINARY and SPINDLE_EXECUTOR_BINARY.
+largest one YARN grants. The built-in jobs are subcommands of the bundled spindle-examples \
+binary (an application on the spindle crate, like your own), found beside spindle itself \
+or named by SPINDLE_EXAMPLES_BINARY.
 
 An application of your own (a Rust binary whose main calls spindle::main) is staged once \
 per build and runs as the driver inside the AM and as every executor; its arguments follow \

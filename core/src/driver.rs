@@ -1,8 +1,7 @@
-//! The driver: accepts executors (proof of the application secret), plans a job into a
-//! map stage over input splits and a reduce stage over hash partitions, schedules tasks
-//! with locality, retries failures, survives executor loss, and commits the output
-//! (attempts write under `_temporary/`; the driver renames the winners, writes
-//! `_SUCCESS`, and removes everything it created when the job fails).
+//! The driver: accepts executors (proof of the application secret), runs the stages the
+//! `spindle` crate's DAG scheduler hands it ([`Driver::run_stage`]): schedules their
+//! tasks with locality, retries failures, survives executor loss, and reports each
+//! task's answer and its winning attempt.
 //!
 //! It does not know where executors come from: the YARN AM launches containers, local
 //! mode starts them in-process; both just point executors at [`Driver::address`].
@@ -25,10 +24,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::error::CoreError;
-use crate::fs::FileSystem;
-use crate::job::{JobKind, TaskPayload, decode_map_result, encode_payload};
 use crate::scheduler::{Locality, TaskId, TaskSetScheduler};
-use crate::split::{Split, plan_splits};
+use crate::split::Split;
 pub use crate::status::ExecutorInfo;
 use crate::status::{
     AppStatus, AttemptState, EnvSection, JobStatus, StageStatus, TaskAttempt, now_ms,
@@ -70,40 +67,6 @@ impl DriverConfig {
             no_executor_timeout: Duration::from_secs(180),
         }
     }
-}
-
-/// One job to run.
-#[derive(Debug, Clone)]
-pub struct JobSpec {
-    /// What to compute.
-    pub job: JobKind,
-    /// Input file, directory or glob (URI).
-    pub input: String,
-    /// Output directory (URI); must not exist.
-    pub output: String,
-    /// Reduce partitions = output part files.
-    pub reducers: u32,
-    /// Largest split (splits never cross blocks).
-    pub max_split_size: u64,
-}
-
-/// What a finished job did.
-#[derive(Debug, Clone, Default)]
-pub struct JobReport {
-    /// Map tasks (one per split).
-    pub map_tasks: usize,
-    /// Map tasks that ran on a host holding their data.
-    pub node_local_tasks: usize,
-    /// Map tasks whose data had no host with an executor, or no host at all.
-    pub no_pref_tasks: usize,
-    /// Bytes read by map tasks.
-    pub input_bytes: u64,
-    /// Attempts that failed and were retried.
-    pub failed_attempts: usize,
-    /// The committed part files.
-    pub output_files: Vec<String>,
-    /// Wall time of the job.
-    pub duration: Duration,
 }
 
 enum Event {
@@ -502,24 +465,6 @@ impl Driver {
         .unwrap_or_default()
     }
 
-    /// Lists the input and cuts it into splits with their hosts (the map stage's tasks).
-    /// Cheap (NameNode metadata only): call it early to ask for executors where the data is.
-    pub async fn plan(&self, spec: &JobSpec, fs: &dyn FileSystem) -> Result<Vec<Split>, CoreError> {
-        let files = fs.list_inputs(&spec.input).await?;
-        let mut with_blocks = Vec::with_capacity(files.len());
-        for f in files {
-            let blocks = fs.blocks(&f).await?;
-            with_blocks.push((f, blocks));
-        }
-        let splits = plan_splits(&with_blocks, spec.max_split_size.max(1));
-        info!(
-            files = with_blocks.len(),
-            splits = splits.len(),
-            "planned the map stage"
-        );
-        Ok(splits)
-    }
-
     /// Starts recording a job; returns its id.
     pub fn begin_job(&self, description: &str) -> u32 {
         self.with_status(|s| {
@@ -548,44 +493,6 @@ impl Driver {
                 }
             }
         });
-    }
-
-    /// Runs `spec` over `splits` (from [`Driver::plan`]) with whatever executors register.
-    /// On failure the output directory is removed (it must not exist before; checked).
-    pub async fn run_job(
-        &self,
-        spec: &JobSpec,
-        splits: Vec<Split>,
-        out_fs: Arc<dyn FileSystem>,
-    ) -> Result<JobReport, CoreError> {
-        let job_id = self.begin_job(&format!(
-            "{} {} → {}",
-            spec.job.name(),
-            spec.input,
-            spec.output
-        ));
-        if out_fs.info(&spec.output).await?.is_some() {
-            let e = CoreError::OutputExists(spec.output.clone());
-            self.end_job(job_id, Err(&e.to_string()));
-            return Err(e);
-        }
-        let started = Instant::now();
-        let result = self
-            .run_stages(job_id, spec, splits, out_fs.clone(), started)
-            .await;
-        match &result {
-            Ok(_) => self.end_job(job_id, Ok(())),
-            Err(e) => {
-                self.end_job(job_id, Err(&e.to_string()));
-                if let Err(e) = out_fs.delete(&spec.output).await {
-                    warn!(
-                        "could not remove the failed job's output {}: {e}",
-                        spec.output
-                    );
-                }
-            }
-        }
-        result
     }
 
     /// Tells every connected executor to exit; call once the application is done.
@@ -626,96 +533,6 @@ impl Driver {
                 info.lost_reason = format!("shut down: {reason}");
             }
         }
-    }
-
-    async fn run_stages(
-        &self,
-        job_id: u32,
-        spec: &JobSpec,
-        splits: Vec<Split>,
-        out_fs: Arc<dyn FileSystem>,
-        started: Instant,
-    ) -> Result<JobReport, CoreError> {
-        let mut report = JobReport::default();
-        let reducers = spec.reducers.max(1);
-        out_fs
-            .mkdirs(&format!("{}/_temporary", spec.output))
-            .await?;
-
-        // Stage 1 of the job: map over splits.
-        let map_payload = Bytes::from(encode_payload(&TaskPayload::Map {
-            job: spec.job.clone(),
-            reducers,
-        }));
-        let mut shuffle: Vec<Vec<Vec<u8>>> = vec![Vec::new(); reducers as usize];
-        let map_tasks: Vec<StageTask> = splits
-            .into_iter()
-            .map(|s| StageTask {
-                partition: 0,
-                hosts: s.hosts.clone(),
-                input: TaskInput::Split(s),
-            })
-            .collect();
-        report.map_tasks = map_tasks.len();
-        let map_outcome = self
-            .run_stage(job_id, "map", map_tasks, |_, _| map_payload.clone())
-            .await?;
-        for (_, result) in map_outcome.results {
-            for (r, block) in decode_map_result(&result)?.into_iter().enumerate() {
-                if let Some(slot) = shuffle.get_mut(r) {
-                    slot.push(block);
-                }
-            }
-        }
-        report.node_local_tasks = map_outcome.node_local;
-        report.no_pref_tasks = map_outcome.no_pref;
-        report.input_bytes = map_outcome.input_bytes;
-        report.failed_attempts += map_outcome.failed_attempts;
-
-        // Stage 2: reduce each partition; attempts write under _temporary.
-        let reduce_tasks: Vec<StageTask> = shuffle
-            .into_iter()
-            .enumerate()
-            .map(|(r, blocks)| StageTask {
-                partition: r as u32,
-                hosts: Vec::new(),
-                input: TaskInput::Shuffle(blocks),
-            })
-            .collect();
-        let output = spec.output.clone();
-        let job = spec.job.clone();
-        let attempt_file = move |partition: u32, attempt: u32| {
-            format!("{output}/_temporary/attempt_1_{partition:05}_{attempt}/part-{partition:05}")
-        };
-        let af = attempt_file.clone();
-        let reduce_outcome = self
-            .run_stage(job_id, "reduce", reduce_tasks, move |partition, attempt| {
-                Bytes::from(encode_payload(&TaskPayload::Reduce {
-                    job: job.clone(),
-                    output_file: af(partition, attempt),
-                }))
-            })
-            .await?;
-        report.failed_attempts += reduce_outcome.failed_attempts;
-
-        // Commit: the winning attempts' files become the output.
-        self.with_job(job_id, |j| j.state = "COMMITTING".into());
-        let mut committed: Vec<(u32, u32)> = reduce_outcome.winners;
-        committed.sort_unstable();
-        for (partition, attempt) in committed {
-            let from = attempt_file(partition, attempt);
-            let to = format!("{}/part-{partition:05}", spec.output);
-            out_fs.rename(&from, &to).await?;
-            report.output_files.push(to);
-        }
-        out_fs
-            .delete(&format!("{}/_temporary", spec.output))
-            .await?;
-        out_fs
-            .write(&format!("{}/_SUCCESS", spec.output), Bytes::new())
-            .await?;
-        report.duration = started.elapsed();
-        Ok(report)
     }
 
     /// Runs one stage of job `job_id` to completion (or failure) on the registered

@@ -44,7 +44,4 @@ pub enum CoreError {
     /// No executor was there to run a stage's tasks.
     #[error("no executor available for {0:?}: none registered, or all were lost")]
     NoExecutors(std::time::Duration),
-    /// A job argument is invalid (e.g. a bad regex).
-    #[error("invalid job: {0}")]
-    InvalidJob(String),
 }

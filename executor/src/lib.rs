@@ -1,17 +1,16 @@
 //! Spindle's executor runtime: connects to the driver in the application master,
-//! proves it holds the application secret, then runs the tasks the driver sends (map
-//! tasks over file splits, reduce tasks over shuffle blocks) and reports on them until
+//! proves it holds the application secret, then runs the tasks the driver sends through
+//! the application's [`TaskRunner`] and reports on them (status, answer, metrics) until
 //! the driver says stop or goes away.
 //!
-//! It owns the executor's side of the protocol and task execution; the protocol's
-//! framing and the jobs themselves are `spindle-core`'s, the container's launch is the
-//! application master's.
+//! It owns the executor's side of the protocol; the protocol's framing is
+//! `spindle-core`'s, what a task computes is the `spindle` crate's, the container's
+//! launch is the application master's.
 
 mod config;
 mod connect;
 mod error;
 mod session;
-mod task;
 
 pub use config::ExecutorConfig;
 pub use error::ExecutorError;
@@ -64,28 +63,16 @@ pub trait TaskRunner: Send + Sync {
 }
 
 /// Connects to the driver (retrying for about 30 s), registers, and serves it until it
-/// sends `Shutdown` or goes away, running the built-in jobs' tasks. Errors are failures
+/// sends `Shutdown` or goes away, running its tasks with `runner`. Errors are failures
 /// to get registered.
-pub async fn run(config: ExecutorConfig) -> Result<ExitReason, ExecutorError> {
-    run_with(config, None, &ConnectPolicy::default()).await
-}
-
-/// [`run`], with an application's own tasks run by `runner`.
 pub async fn run_tasks(
     config: ExecutorConfig,
     runner: std::sync::Arc<dyn TaskRunner>,
 ) -> Result<ExitReason, ExecutorError> {
-    run_with(config, Some(runner), &ConnectPolicy::default()).await
-}
-
-async fn run_with(
-    config: ExecutorConfig,
-    runner: Option<std::sync::Arc<dyn TaskRunner>>,
-    policy: &ConnectPolicy,
-) -> Result<ExitReason, ExecutorError> {
+    let policy = ConnectPolicy::default();
     config.validate()?;
-    let mut stream = connect::connect(&config.driver, policy).await?;
-    let ack = connect::register(&mut stream, &config, policy).await?;
+    let mut stream = connect::connect(&config.driver, &policy).await?;
+    let ack = connect::register(&mut stream, &config, &policy).await?;
     let exit = session::serve(stream, ack, &config, runner).await;
     match &exit {
         ExitReason::Shutdown { reason } => tracing::info!("the driver said stop: {reason}"),

@@ -8,12 +8,12 @@
 //! out (the attempt finishing, or a kill) is the one that reports its end.
 //!
 //! How tasks run: a task waits for one of `cores` semaphore permits, then runs whole in
-//! `spawn_blocking`, driving its file-system reads with `Handle::block_on`. The per-line
-//! map and the reduce merge are CPU work between awaits; on the blocking pool they can
-//! never stall the runtime's workers, so heartbeats and kills stay on time however busy
-//! the tasks are, and at most `cores` blocking threads compute at once. Kill and session
-//! end cancel a task through a channel the task selects on, so its read loop stops at
-//! the next chunk even though a blocking thread cannot be aborted.
+//! `spawn_blocking` through the application's [`TaskRunner`] (synchronous code that
+//! drives its own file-system calls). On the blocking pool it can never stall the
+//! runtime's workers, so heartbeats and kills stay on time however busy the tasks are,
+//! and at most `cores` blocking threads compute at once. A kill reports the attempt
+//! KILLED at once; a task killed before it starts never starts, one already running
+//! keeps its slot until it returns (a blocking thread cannot be aborted).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -34,9 +34,7 @@ use tracing::{debug, info, warn};
 use crate::ExitReason;
 use crate::config::ExecutorConfig;
 use crate::connect::kind_name;
-use crate::task::execute;
 use crate::{TaskOutput, TaskRequest, TaskRunner};
-use spindle_core::fs::FsCache;
 
 /// Messages queued for the writer; senders wait when it is full.
 const OUTBOX: usize = 64;
@@ -60,9 +58,8 @@ struct Entry {
 /// What the reader loop and the task wrappers share.
 struct Shared {
     tasks: Mutex<HashMap<Key, Entry>>,
-    fs: FsCache,
-    /// Runs an application's own tasks; `None`: the built-in jobs.
-    runner: Option<Arc<dyn TaskRunner>>,
+    /// Runs the application's tasks.
+    runner: Arc<dyn TaskRunner>,
     slots: Arc<Semaphore>,
     /// Fires (is dropped) once the last launched attempt holds a slot or is gone: the
     /// next one asks for a slot only then, so slots go out in launch order.
@@ -95,7 +92,7 @@ pub(crate) async fn serve(
     stream: TcpStream,
     ack: RegisterAck,
     config: &ExecutorConfig,
-    runner: Option<Arc<dyn TaskRunner>>,
+    runner: Arc<dyn TaskRunner>,
 ) -> ExitReason {
     let interval = Duration::from_millis(match ack.heartbeat_interval_ms {
         0 => DEFAULT_HEARTBEAT_MS,
@@ -103,7 +100,6 @@ pub(crate) async fn serve(
     });
     let shared = Arc::new(Shared {
         tasks: Mutex::new(HashMap::new()),
-        fs: FsCache::new(config.fs_conf(), config.user.clone()),
         runner,
         slots: Arc::new(Semaphore::new(config.cores as usize)),
         last_in_line: Mutex::new(None),
@@ -306,38 +302,25 @@ async fn run_attempt(
         return;
     }
     let started = Instant::now();
-    let runtime = tokio::runtime::Handle::current();
     let work = shared.clone();
     // The slot goes with the work and comes back with its result: it is freed only once
     // the work has really stopped (not when a kill aborts this wrapper), and, for a task
     // that ran to the end, only after its final status is queued, so the driver never
     // sees more than `cores` attempts between RUNNING and their end.
-    let joined = tokio::task::spawn_blocking(move || match work.runner.clone() {
-        None => runtime.block_on(async move {
-            tokio::select! {
-                biased;
-                // Fires on kill or session end (the sender is dropped either way).
-                _ = cancelled => None,
-                out = execute(task, &work.fs) => Some((out, slot)),
-            }
-        }),
-        // An application's task is synchronous code on this blocking thread (it drives
-        // its own file-system calls); a kill before it starts keeps it from starting.
-        Some(runner) => {
-            let mut cancelled = cancelled;
-            match cancelled.try_recv() {
-                Err(oneshot::error::TryRecvError::Empty) => {}
-                _ => return None,
-            }
-            let request = TaskRequest {
-                task_id: task.task_id,
-                stage_id: task.stage_id,
-                partition: task.partition,
-                attempt: task.attempt,
-                payload: task.payload,
-            };
-            Some((runner.run(request), slot))
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut cancelled = cancelled;
+        match cancelled.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => {}
+            _ => return None,
         }
+        let request = TaskRequest {
+            task_id: task.task_id,
+            stage_id: task.stage_id,
+            partition: task.partition,
+            attempt: task.attempt,
+            payload: task.payload,
+        };
+        Some((work.runner.run(request), slot))
     })
     .await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -1,15 +1,19 @@
-//! The executor against `spindle_core::driver::Driver` itself, in one process over
-//! loopback: a word count over local files with two executors, then the driver's stop;
-//! and an executor with the wrong secret refused.
+//! The executor runtime against `spindle_core::driver::Driver` itself, in one process
+//! over loopback: a stage whose tasks answer, one of them failing once, on two
+//! executors, then the driver's stop; and an executor with the wrong secret refused.
 
-use std::collections::BTreeMap;
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use spindle_conf::HadoopConf;
-use spindle_core::driver::{Driver, DriverConfig, JobSpec};
-use spindle_core::fs::for_uri;
-use spindle_core::job::JobKind;
-use spindle_executor::{ExecutorConfig, ExecutorError, ExitReason};
+use spindle_core::driver::{Driver, DriverConfig, StageTask, TaskInput};
+use spindle_executor::{
+    ExecutorConfig, ExecutorError, ExitReason, TaskOutput, TaskRequest, TaskRunner,
+};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -29,74 +33,87 @@ fn executor(driver: &str, id: &str, secret: &[u8]) -> ExecutorConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_word_count_runs_on_two_executors() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("in");
-    std::fs::create_dir(&input).expect("mkdir");
-    let mut reference: BTreeMap<String, u64> = BTreeMap::new();
-    for f in 0..3 {
-        let mut text = String::new();
-        for l in 0..200 {
-            let line = format!("w{} w{} common line{f}\n", l % 7, (l * f) % 5);
-            for w in line.split_ascii_whitespace() {
-                *reference.entry(w.to_string()).or_default() += 1;
-            }
-            text.push_str(&line);
-        }
-        std::fs::write(input.join(format!("part-{f}")), text).expect("write input");
-    }
-    let input = format!("file://{}", input.display());
-    let output = format!("file://{}/out", dir.path().display());
+/// Answers `partition × 2` after a moment; partition 7's first attempt fails.
+struct Doubler {
+    failed_once: AtomicBool,
+}
 
+impl TaskRunner for Doubler {
+    fn run(&self, task: TaskRequest) -> Result<TaskOutput, String> {
+        std::thread::sleep(Duration::from_millis(5));
+        if task.partition == 7 && !self.failed_once.swap(true, Ordering::SeqCst) {
+            return Err("a failure the retry gets past".into());
+        }
+        let n: u32 = String::from_utf8_lossy(&task.payload)
+            .parse()
+            .map_err(|e| format!("payload: {e}"))?;
+        Ok(TaskOutput {
+            result: (n * 2).to_le_bytes().to_vec(),
+            input_bytes: 1,
+            ..TaskOutput::default()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_runs_on_two_executors_and_survives_a_failed_attempt() {
     let mut conf = DriverConfig::new(
         b"secret".to_vec(),
         "127.0.0.1:0".parse().expect("addr"),
         "127.0.0.1",
     );
     conf.heartbeat_interval = Duration::from_millis(100);
+    conf.locality_wait = Duration::ZERO;
     let driver = Driver::start(conf).await.expect("driver starts");
+    let runner: Arc<dyn TaskRunner> = Arc::new(Doubler {
+        failed_once: AtomicBool::new(false),
+    });
     let executors: Vec<_> = ["1", "2"]
         .into_iter()
         .map(|id| {
-            tokio::spawn(spindle_executor::run(executor(
-                driver.address(),
-                id,
-                b"secret",
-            )))
+            tokio::spawn(spindle_executor::run_tasks(
+                executor(driver.address(), id, b"secret"),
+                runner.clone(),
+            ))
         })
         .collect();
 
-    let fs = for_uri(&input, &HadoopConf::default(), "tester")
-        .await
-        .expect("local fs");
-    let spec = JobSpec {
-        job: JobKind::WordCount,
-        input,
-        output: output.clone(),
-        reducers: 3,
-        max_split_size: 1000,
-    };
-    let splits = driver.plan(&spec, fs.as_ref()).await.expect("planned");
-    let report = timeout(WAIT, driver.run_job(&spec, splits, fs))
-        .await
-        .expect("the job ends in time")
-        .expect("the job succeeds");
-    assert!(report.map_tasks > 3, "{report:?}");
-    assert_eq!(report.failed_attempts, 0);
-    assert_eq!(report.output_files.len(), 3);
-
-    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
-    for part in &report.output_files {
-        let path = part.strip_prefix("file://").expect("file URI");
-        let text = std::fs::read_to_string(path).expect("part file");
-        for line in text.lines() {
-            let (word, n) = line.split_once('\t').expect("key\\tcount");
-            let n: u64 = n.parse().expect("count");
-            assert!(counted.insert(word.to_string(), n).is_none());
-        }
-    }
-    assert_eq!(counted, reference);
+    let tasks: Vec<StageTask> = (0..40)
+        .map(|p| StageTask {
+            partition: p,
+            hosts: Vec::new(),
+            input: TaskInput::None,
+        })
+        .collect();
+    let job = driver.begin_job("doubling");
+    let out = timeout(
+        WAIT,
+        driver.run_stage(job, "double", tasks, |p, _| Bytes::from(p.to_string())),
+    )
+    .await
+    .expect("the stage ends in time")
+    .expect("the stage succeeds");
+    driver.end_job(job, Ok(()));
+    let mut answers: Vec<(u32, u32)> = out
+        .winners
+        .iter()
+        .zip(&out.results)
+        .map(|(w, (_, r))| {
+            let bytes: [u8; 4] = r[..].try_into().expect("4 bytes");
+            (w.0, u32::from_le_bytes(bytes))
+        })
+        .collect();
+    answers.sort_unstable();
+    assert_eq!(answers, (0..40).map(|p| (p, p * 2)).collect::<Vec<_>>());
+    assert_eq!(out.failed_attempts, 1);
+    assert_eq!(out.input_bytes, 40);
+    let status = driver.status();
+    let ran: Vec<u64> = status.executors.iter().map(|e| e.tasks_done).collect();
+    assert_eq!(ran.iter().sum::<u64>(), 40, "{ran:?}");
+    assert!(
+        ran.iter().all(|&n| n > 0),
+        "both executors ran tasks: {ran:?}"
+    );
 
     driver.stop("job done").await;
     for e in executors {
@@ -124,7 +141,7 @@ async fn the_wrong_secret_is_refused() {
     let driver = Driver::start(conf).await.expect("driver starts");
     let err = timeout(
         WAIT,
-        spindle_executor::run(executor(driver.address(), "9", b"guess")),
+        spindle_executor::run_tasks(executor(driver.address(), "9", b"guess"), common::runner()),
     )
     .await
     .expect("answered in time")

@@ -269,7 +269,12 @@ impl YarnBackend {
             _ => {
                 tracing::info!(input = ?input, "asking for executors");
                 self.placement.containers.store(true, Ordering::SeqCst);
-                self.am.want_executors();
+                let hosts: Vec<String> = stage
+                    .tasks
+                    .iter()
+                    .filter_map(|t| t.prefs.first().cloned())
+                    .collect();
+                self.am.want_executors(&hosts);
                 Ok(())
             }
         }

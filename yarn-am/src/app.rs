@@ -8,7 +8,7 @@
 //! What the application computes, and when, is the `spindle` crate's business; this
 //! module only owns the YARN side.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::container_env::ContainerEnv;
-use crate::job::{
+use crate::lifecycle::{
     Registered, Staged, environment_sections, remove_staging_dir, staged_from_env,
     start_and_register, write_history,
 };
@@ -99,7 +99,7 @@ pub struct AppMaster {
     driver: Arc<Driver>,
     secret: Vec<u8>,
     app_id: String,
-    want: watch::Sender<i32>,
+    want: watch::Sender<Want>,
     stop: Option<oneshot::Sender<()>>,
     heartbeats: Option<JoinHandle<Result<AmRmClient, AmError>>>,
     /// Outputs being written: a kill deletes them, so nothing half-written is left
@@ -147,7 +147,7 @@ impl AppMaster {
                 ],
             },
         ));
-        let (want, want_rx) = watch::channel(0);
+        let (want, want_rx) = watch::channel(Want::default());
         let (stop, stop_rx) = oneshot::channel();
         let launcher = Launcher {
             nm: NmClient::new(rm.nm_tokens(), env.qops.clone()),
@@ -241,12 +241,21 @@ impl AppMaster {
         &self.settings
     }
 
-    /// Asks for the configured number of executors (once; later calls do nothing).
-    pub fn want_executors(&self) {
+    /// Asks for the configured number of executors (once; later calls do nothing),
+    /// spread over `hosts` (each task's preferred host, where its input is) in
+    /// proportion to the tasks each holds; YARN may relax that to the rack and then to
+    /// any node.
+    pub fn want_executors(&self, hosts: &[String]) {
         let n = self.settings.num_executors.max(1) as i32;
+        let per_host = executors_per_host(hosts, n as u32);
         self.want.send_if_modified(|w| {
-            let more = *w < n;
-            *w = (*w).max(n);
+            let more = w.executors < n;
+            if more {
+                *w = Want {
+                    executors: n,
+                    per_host,
+                };
+            }
             more
         });
     }
@@ -355,6 +364,48 @@ impl Launcher {
     }
 }
 
+/// Executors asked for, and on which hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Want {
+    executors: i32,
+    per_host: BTreeMap<String, i32>,
+}
+
+/// Spreads `n` executors over `hosts` (one entry per task: its preferred host) in
+/// proportion to the tasks each holds, at least one where any data is while executors
+/// last.
+fn executors_per_host(hosts: &[String], n: u32) -> BTreeMap<String, i32> {
+    let mut weight: BTreeMap<String, usize> = BTreeMap::new();
+    for h in hosts {
+        *weight.entry(h.clone()).or_default() += 1;
+    }
+    let total: usize = weight.values().sum();
+    let mut out = BTreeMap::new();
+    if total == 0 || n == 0 {
+        return out;
+    }
+    let mut by_weight: Vec<(String, usize)> = weight.into_iter().collect();
+    by_weight.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut left = n as i32;
+    for (h, w) in &by_weight {
+        let share = ((*w as f64 / total as f64) * n as f64).floor() as i32;
+        let k = share.max(1).min(left);
+        if k > 0 {
+            out.insert(h.clone(), k);
+            left -= k;
+        }
+    }
+    // Rounding leftovers go to the heaviest hosts.
+    let mut i = 0;
+    while left > 0 && !by_weight.is_empty() {
+        let h = &by_weight[i % by_weight.len()].0;
+        *out.entry(h.clone()).or_default() += 1;
+        left -= 1;
+        i += 1;
+    }
+    out
+}
+
 /// How long a kill may spend deleting partial outputs; first thing after SIGTERM, as
 /// the NodeManager sends SIGKILL `yarn.nodemanager.sleep-delay-before-sigkill.ms`
 /// (250 ms by default) later.
@@ -365,7 +416,7 @@ const KILL_CLEANUP: std::time::Duration = std::time::Duration::from_secs(10);
 async fn heartbeat_loop(
     mut rm: AmRmClient,
     launcher: Launcher,
-    mut want_rx: watch::Receiver<i32>,
+    mut want_rx: watch::Receiver<Want>,
     mut stop: oneshot::Receiver<()>,
     partial_outputs: PartialOutputs,
     lingering: Arc<std::sync::atomic::AtomicBool>,
@@ -401,7 +452,7 @@ async fn heartbeat_loop(
                 let cleanup = async {
                     for uri in partial {
                         warn!(output = %uri, "deleting the partial output of a killed job");
-                        match crate::job::output_fs(&uri, &launcher.staged).await {
+                        match crate::lifecycle::output_fs(&uri, &launcher.staged).await {
                             Ok(fs) => {
                                 if let Err(e) = fs.delete(&uri).await {
                                     warn!(output = %uri, "cannot delete it: {e}");
@@ -419,15 +470,19 @@ async fn heartbeat_loop(
                 std::process::exit(143);
             }
         }
-        let wanted = *want_rx.borrow();
-        if wanted > want {
-            let more = wanted - want;
-            want = wanted;
+        let wanted = want_rx.borrow().clone();
+        if wanted.executors > want {
+            let more = wanted.executors - want;
+            want = wanted.executors;
             replacements_left += more * 2;
+            for (host, k) in &wanted.per_host {
+                let n = rm.asked(PRIORITY, host, resource);
+                rm.set_ask(PRIORITY, host, resource, n + k, true);
+            }
             let n = rm.asked(PRIORITY, "*", resource);
             rm.set_ask(PRIORITY, DEFAULT_RACK, resource, n + more, true);
             rm.set_ask(PRIORITY, "*", resource, n + more, true);
-            info!(executors = want, "asking for executors");
+            info!(executors = want, near = ?wanted.per_host, "asking for executors");
         }
         rm.set_progress(launcher.driver.phase().2);
         let alloc = rm
@@ -487,6 +542,18 @@ async fn heartbeat_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn executors_follow_the_data() {
+        let hosts: Vec<String> = ["a", "a", "a", "b"].map(String::from).to_vec();
+        let m = executors_per_host(&hosts, 2);
+        assert_eq!(m.get("a"), Some(&1));
+        assert_eq!(m.get("b"), Some(&1));
+        let m = executors_per_host(&hosts, 4);
+        assert_eq!(m.values().sum::<i32>(), 4);
+        assert_eq!(m.get("a"), Some(&3));
+        assert!(executors_per_host(&[], 3).is_empty());
+    }
 
     #[test]
     fn settings_come_from_the_environment_with_defaults() {

@@ -1,17 +1,18 @@
 //! The application master: registers with the ResourceManager, hosts the driver, asks
 //! for executor containers where the data is, launches them through the NodeManagers
-//! and unregisters with the outcome. A `shell` mode (one command per container) is the
-//! smallest whole AM, kept as a probe of the AM–RM and AM–NM protocols.
+//! and unregisters with the outcome. An application's own binary runs it
+//! ([`AppMaster`], through the `spindle` crate). The `spindle-am` binary's `shell`
+//! mode (one command per container) is the smallest whole AM, kept as a probe of the
+//! AM–RM and AM–NM protocols and as the benchmark's YARN floor.
 
 mod app;
 mod container_env;
-mod job;
+mod lifecycle;
 mod shell;
 mod web;
 
 pub use app::{AppMaster, AppSettings};
 pub use container_env::ContainerEnv;
-pub use job::{JobArgs, run_job_am};
 pub use shell::{ShellJob, run_shell_job};
 
 use spindle_hadoop_ipc::IpcError;

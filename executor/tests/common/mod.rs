@@ -1,8 +1,11 @@
-//! A fake driver speaking the executor protocol through `spindle_core::transport`, for
-//! tests of the library and of the binary.
+//! A fake driver speaking the executor protocol through `spindle_core::transport`, and a
+//! task runner scripted by its payloads, for tests of the executor runtime.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use spindle_executor::{TaskOutput, TaskRequest, TaskRunner};
 
 use spindle_core::transport::{read_msg, write_msg};
 use spindle_proto::spindle::{
@@ -18,6 +21,42 @@ pub const SECRET: &[u8] = b"the application secret";
 pub const NONCE: &[u8] = b"0123456789abcdef0123456789abcdef";
 /// Longest wait for anything in a test.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs tasks whose payload is a command: `echo TEXT` answers TEXT (with its length
+/// as the input bytes), `fail MESSAGE` fails with it, `sleep MS` answers after MS
+/// milliseconds, `panic` panics.
+pub struct ScriptRunner;
+
+impl TaskRunner for ScriptRunner {
+    fn run(&self, task: TaskRequest) -> Result<TaskOutput, String> {
+        let payload = String::from_utf8_lossy(&task.payload).into_owned();
+        let (command, arg) = payload.split_once(' ').unwrap_or((payload.as_str(), ""));
+        match command {
+            "echo" => Ok(TaskOutput {
+                result: arg.as_bytes().to_vec(),
+                input_bytes: arg.len() as u64,
+                input_records: 1,
+                output_records: 1,
+            }),
+            "fail" => Err(arg.to_string()),
+            "sleep" => {
+                let ms = arg.parse().map_err(|_| format!("sleep {arg:?}?"))?;
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(TaskOutput {
+                    result: b"slept".to_vec(),
+                    ..TaskOutput::default()
+                })
+            }
+            "panic" => panic!("the task's own panic"),
+            _ => Err(format!("not a test payload: {payload:?}")),
+        }
+    }
+}
+
+/// [`ScriptRunner`], shareable.
+pub fn runner() -> Arc<dyn TaskRunner> {
+    Arc::new(ScriptRunner)
+}
 
 /// A listening fake driver.
 pub struct FakeDriver {
