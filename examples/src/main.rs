@@ -123,14 +123,10 @@ fn summary(app: &App) -> Option<String> {
     Some(format!("{job} of {input} → {output}"))
 }
 
-/// Hadoop's WordCount delimiters.
-fn is_delimiter(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}')
-}
-
 /// The words of a line, borrowed from it.
+/// Split on Hadoop's WordCount delimiters, " \t\n\r\f": exactly ASCII whitespace.
 fn words_of(line: &str) -> impl Iterator<Item = &str> {
-    line.split(is_delimiter).filter(|w| !w.is_empty())
+    line.split_ascii_whitespace()
 }
 
 /// Counts keys within a partition before the shuffle ("in-mapper combining"): a

@@ -370,7 +370,12 @@ impl Compute<String> for TextCompute {
                             if !open {
                                 return;
                             }
-                            batch.push(String::from_utf8_lossy(line).into_owned());
+                            // `from_utf8` checks ASCII a word at a time; the lossy
+                            // conversion is only for lines that are not UTF-8.
+                            batch.push(match std::str::from_utf8(line) {
+                                Ok(text) => text.to_owned(),
+                                Err(_) => String::from_utf8_lossy(line).into_owned(),
+                            });
                             if batch.len() == LINE_BATCH {
                                 let full =
                                     std::mem::replace(&mut batch, Vec::with_capacity(LINE_BATCH));
