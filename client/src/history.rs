@@ -138,7 +138,7 @@ async fn list(fs: &dyn spindle_core::fs::FileSystem, dir: &str) -> Result<(), Cl
         };
         let (state, secs, name) = match &status {
             Some(s) => (
-                s.state.clone(),
+                s.state.to_string(),
                 s.ended_ms
                     .map(|e| format!("{:.1} s", e.saturating_sub(s.started_ms) as f64 / 1000.0))
                     .unwrap_or_else(|| "—".into()),
@@ -168,6 +168,6 @@ mod tests {
             "p",
         )
         .expect("parses");
-        assert_eq!(ok.state, "SUCCEEDED");
+        assert_eq!(ok.state, spindle_core::status::RunState::Succeeded);
     }
 }

@@ -28,7 +28,7 @@ use crate::scheduler::{Locality, TaskId, TaskSetScheduler};
 use crate::split::Split;
 pub use crate::status::ExecutorInfo;
 use crate::status::{
-    AppStatus, AttemptState, EnvSection, JobStatus, StageStatus, TaskAttempt, now_ms,
+    AppStatus, AttemptState, EnvSection, JobStatus, RunState, StageStatus, TaskAttempt, now_ms,
 };
 use crate::transport::{PROTOCOL_VERSION, read_msg, verify_proof, write_msg};
 
@@ -186,7 +186,7 @@ impl Driver {
             live: tokio::sync::Mutex::new(HashMap::new()),
             status: Arc::new(Mutex::new(AppStatus {
                 format: crate::status::HISTORY_FORMAT,
-                state: "RUNNING".into(),
+                state: RunState::Running,
                 started_ms: now_ms(),
                 ..Default::default()
             })),
@@ -243,10 +243,10 @@ impl Driver {
         }
     }
 
-    /// Marks the application ended (`SUCCEEDED`, `FAILED`, `KILLED`).
-    pub fn finish_app(&self, state: &str, message: &str) {
+    /// Marks the application ended.
+    pub fn finish_app(&self, state: RunState, message: &str) {
         self.with_status(|s| {
-            s.state = state.to_string();
+            s.state = state;
             s.message = message.to_string();
             s.ended_ms = Some(now_ms());
         });
@@ -443,8 +443,8 @@ impl Driver {
         });
     }
 
-    /// The latest job's phase and overall progress, for progress bars: `PLANNING`,
-    /// `RUNNING`, `COMMITTING`, `SUCCEEDED` or `FAILED`, with the error when failed.
+    /// The latest job's phase and overall progress, for progress bars: `PLANNING`
+    /// before the first job, then the job's [`RunState`], with the error when failed.
     pub fn phase(&self) -> (String, String, f32) {
         self.with_status(|s| match s.jobs.last() {
             None => ("PLANNING".to_string(), String::new(), 0.0),
@@ -454,12 +454,12 @@ impl Driver {
                     total += st.total;
                     done += st.done;
                 }
-                let fraction = match j.state.as_str() {
-                    "SUCCEEDED" => 1.0,
+                let fraction = match j.state {
+                    RunState::Succeeded => 1.0,
                     _ if total == 0 => 0.0,
                     _ => done as f32 / total as f32 * 0.99,
                 };
-                (j.state.clone(), j.error.clone(), fraction)
+                (j.state.to_string(), j.error.clone(), fraction)
             }
         })
         .unwrap_or_default()
@@ -472,7 +472,7 @@ impl Driver {
             s.jobs.push(JobStatus {
                 id,
                 description: description.to_string(),
-                state: "RUNNING".into(),
+                state: RunState::Running,
                 submitted_ms: now_ms(),
                 ..Default::default()
             });
@@ -486,9 +486,9 @@ impl Driver {
         self.with_job(job_id, |j| {
             j.completed_ms = Some(now_ms());
             match result {
-                Ok(()) => j.state = "SUCCEEDED".into(),
+                Ok(()) => j.state = RunState::Succeeded,
                 Err(e) => {
-                    j.state = "FAILED".into();
+                    j.state = RunState::Failed;
                     j.error = e.to_string();
                 }
             }
@@ -579,7 +579,7 @@ impl Driver {
                     id: stage_id,
                     job_id,
                     name: name.to_string(),
-                    state: "RUNNING".into(),
+                    state: RunState::Running,
                     submitted_ms: now_ms(),
                     total: tasks.len(),
                     attempts: Vec::with_capacity(tasks.len()),
@@ -789,7 +789,11 @@ impl Driver {
                 st.running = 0;
                 st.failed = outcome.failed_attempts;
                 st.input_bytes = outcome.input_bytes;
-                st.state = if failed { "FAILED" } else { "SUCCEEDED" }.into();
+                st.state = if failed {
+                    RunState::Failed
+                } else {
+                    RunState::Succeeded
+                };
                 st.completed_ms = Some(now_ms());
             }
         });
@@ -1149,7 +1153,7 @@ mod tests {
         assert_eq!(partitions, (0..5_000).collect::<Vec<_>>());
         assert_eq!(out.input_bytes, 50_000);
         let status = driver.status();
-        assert_eq!(status.jobs[0].state, "SUCCEEDED");
+        assert_eq!(status.jobs[0].state, RunState::Succeeded);
         assert_eq!(status.jobs[0].stage_ids, vec![0]);
         let stage = &status.stages[0];
         assert_eq!((stage.total, stage.done, stage.running), (5_000, 5_000, 0));
@@ -1237,7 +1241,7 @@ mod tests {
         let (phase, message, _) = driver.phase();
         assert_eq!(phase, "FAILED");
         assert!(message.contains("simulated failure"), "{message}");
-        assert_eq!(driver.status().stages[0].state, "FAILED");
+        assert_eq!(driver.status().stages[0].state, RunState::Failed);
         driver.stop("done").await;
     }
 }

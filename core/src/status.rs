@@ -31,9 +31,9 @@ pub struct AppStatus {
     /// Who runs it.
     #[serde(default)]
     pub user: String,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `KILLED`.
+    /// Where it is.
     #[serde(default)]
-    pub state: String,
+    pub state: RunState,
     /// The error, or the outcome's summary.
     #[serde(default)]
     pub message: String,
@@ -57,6 +57,40 @@ pub struct AppStatus {
     pub environment: Vec<EnvSection>,
 }
 
+/// Where an application, a job or a stage is; written as Spark writes it
+/// (`RUNNING`, `SUCCEEDED`, …) in the JSON API and the history files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    /// Started, not ended.
+    #[default]
+    Running,
+    /// Ended well.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Stopped from outside (`spindle kill`, YARN).
+    Killed,
+}
+
+impl RunState {
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `KILLED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "RUNNING",
+            RunState::Succeeded => "SUCCEEDED",
+            RunState::Failed => "FAILED",
+            RunState::Killed => "KILLED",
+        }
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One section of the environment page.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnvSection {
@@ -73,8 +107,8 @@ pub struct JobStatus {
     pub id: u32,
     /// What it computes, e.g. `wordcount hdfs://…/in → hdfs://…/out`.
     pub description: String,
-    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub state: String,
+    /// Where it is.
+    pub state: RunState,
     /// The error when it failed.
     #[serde(default)]
     pub error: String,
@@ -96,8 +130,8 @@ pub struct StageStatus {
     pub job_id: u32,
     /// `map`, `reduce`, …
     pub name: String,
-    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub state: String,
+    /// Where it is.
+    pub state: RunState,
     /// When it started.
     pub submitted_ms: u64,
     /// When it ended.
@@ -211,7 +245,7 @@ pub struct ExecutorInfo {
 impl AppStatus {
     /// Overall progress 0..1: finished tasks over all tasks of the stages so far.
     pub fn progress(&self) -> f32 {
-        if self.state == "SUCCEEDED" {
+        if self.state == RunState::Succeeded {
             return 1.0;
         }
         let total: usize = self.stages.iter().map(|s| s.total).sum();
@@ -286,7 +320,7 @@ mod tests {
         assert_eq!(a.progress(), 0.0);
         a.stages = vec![stage(0, 3, 3), stage(1, 1, 0)];
         assert!((a.progress() - 0.75 * 0.99).abs() < 1e-6);
-        a.state = "SUCCEEDED".into();
+        a.state = RunState::Succeeded;
         assert_eq!(a.progress(), 1.0);
     }
 
@@ -295,7 +329,7 @@ mod tests {
         let mut a = AppStatus {
             format: HISTORY_FORMAT,
             app_id: "application_1_0001".into(),
-            state: "SUCCEEDED".into(),
+            state: RunState::Succeeded,
             ..Default::default()
         };
         let mut s = stage(0, 1, 1);

@@ -73,8 +73,7 @@ impl StatusSource for History {
         let a = &self.0;
         let job = a.jobs.last();
         (
-            job.map(|j| j.state.clone())
-                .unwrap_or_else(|| a.state.clone()),
+            job.map(|j| j.state).unwrap_or(a.state).to_string(),
             job.map(|j| j.error.clone()).unwrap_or_default(),
             a.progress(),
         )

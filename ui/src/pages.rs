@@ -4,7 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use spindle_core::status::{AppStatus, StageStatus};
+use spindle_core::status::{AppStatus, RunState, StageStatus};
 
 use crate::UiConfig;
 
@@ -39,7 +39,7 @@ fn link(config: &UiConfig, path: &str) -> String {
 }
 
 fn page(app: &AppStatus, config: &UiConfig, active: &str, title: &str, body: Markup) -> Markup {
-    let running = app.ended_ms.is_none() && app.state == "RUNNING";
+    let running = app.ended_ms.is_none() && app.state == RunState::Running;
     let tabs = [
         ("Jobs", "/"),
         ("Stages", "/stages/"),
@@ -150,7 +150,7 @@ pub(crate) fn jobs(app: &AppStatus, config: &UiConfig) -> Markup {
     let body = html! {
         h1 { "Jobs" }
         div.summary {
-            div { "Application" b { (state(&app.state)) } }
+            div { "Application" b { (state(app.state.as_str())) } }
             div { "Started" b { (time(app.started_ms)) } }
             div { "Duration" b { (elapsed(app.started_ms, app.ended_ms, now)) } }
             div { "Progress" b { (format!("{:.0}%", app.progress() * 100.0)) } }
@@ -169,7 +169,7 @@ pub(crate) fn jobs(app: &AppStatus, config: &UiConfig) -> Markup {
                         td.num { (j.id) }
                         td { (j.description)
                             @if !j.error.is_empty() { div.error { (j.error) } } }
-                        td { (state(&j.state)) }
+                        td { (state(j.state.as_str())) }
                         td { (time(j.submitted_ms)) }
                         td { (elapsed(j.submitted_ms, j.completed_ms, now)) }
                         td { @for s in &stages {
@@ -199,7 +199,7 @@ pub(crate) fn stages(app: &AppStatus, config: &UiConfig) -> Markup {
                         td.num { a href=(link(config, &format!("/stages/{}", s.id))) { (s.id) } }
                         td.num { (s.job_id) }
                         td { a href=(link(config, &format!("/stages/{}", s.id))) { (s.name) } }
-                        td { (state(&s.state)) }
+                        td { (state(s.state.as_str())) }
                         td { (time(s.submitted_ms)) }
                         td { (elapsed(s.submitted_ms, s.completed_ms, now)) }
                         td.num { (s.done) " / " (s.total) }
@@ -239,7 +239,7 @@ pub(crate) fn stage(
             .copied()
     };
     let body = html! {
-        h1 { "Stage " (s.id) ": " (s.name) " " (state(&s.state)) }
+        h1 { "Stage " (s.id) ": " (s.name) " " (state(s.state.as_str())) }
         div.summary {
             div { "Job" b { a href=(link(config, "/")) { (s.job_id) } } }
             div { "Tasks" b { (s.done) " / " (s.total) } }

@@ -1,12 +1,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use spindle_core::status::{
-    AttemptState, EnvSection, ExecutorInfo, JobStatus, Locality, TaskAttempt,
+    AttemptState, EnvSection, ExecutorInfo, JobStatus, Locality, RunState, TaskAttempt,
 };
 
 use super::*;
 
-fn sample(state: &str) -> AppStatus {
+fn sample(state: RunState) -> AppStatus {
     let attempts: Vec<TaskAttempt> = (0..1200u64)
         .map(|i| TaskAttempt {
             task_id: i,
@@ -35,13 +35,13 @@ fn sample(state: &str) -> AppStatus {
         app_id: "application_1_0001".into(),
         app_name: "wordcount".into(),
         user: "alice".into(),
-        state: state.into(),
+        state,
         started_ms: 1_700_000_000_000,
-        ended_ms: (state != "RUNNING").then_some(1_700_000_002_000),
+        ended_ms: (state != RunState::Running).then_some(1_700_000_002_000),
         jobs: vec![JobStatus {
             id: 0,
             description: "wordcount hdfs://nn/in → hdfs://nn/out".into(),
-            state: "SUCCEEDED".into(),
+            state: RunState::Succeeded,
             submitted_ms: 1_700_000_000_100,
             completed_ms: Some(1_700_000_001_900),
             stage_ids: vec![0, 1],
@@ -51,7 +51,7 @@ fn sample(state: &str) -> AppStatus {
             StageStatus {
                 id: 0,
                 name: "map".into(),
-                state: "SUCCEEDED".into(),
+                state: RunState::Succeeded,
                 total: 1199,
                 done: 1199,
                 failed: 1,
@@ -62,7 +62,7 @@ fn sample(state: &str) -> AppStatus {
             StageStatus {
                 id: 1,
                 name: "reduce".into(),
-                state: "SUCCEEDED".into(),
+                state: RunState::Succeeded,
                 total: 2,
                 done: 2,
                 ..Default::default()
@@ -105,7 +105,7 @@ async fn get(url: &str) -> (u16, String) {
 async fn pages_show_the_application_with_links_under_the_proxy_base() {
     let base = "/proxy/application_1_0001";
     let url = start(
-        sample("SUCCEEDED"),
+        sample(RunState::Succeeded),
         UiConfig {
             base: base.into(),
             ..Default::default()
@@ -151,7 +151,7 @@ async fn pages_show_the_application_with_links_under_the_proxy_base() {
 
 #[tokio::test]
 async fn the_json_api_serves_the_same_data() {
-    let url = start(sample("RUNNING"), UiConfig::default()).await;
+    let url = start(sample(RunState::Running), UiConfig::default()).await;
     let app: AppStatus = reqwest::get(format!("{url}/api/v1/app"))
         .await
         .expect("answers")
@@ -188,7 +188,7 @@ async fn the_json_api_serves_the_same_data() {
 #[tokio::test]
 async fn visitors_other_than_the_proxy_are_sent_to_the_proxy() {
     let url = start(
-        sample("RUNNING"),
+        sample(RunState::Running),
         UiConfig {
             base: "/proxy/application_1_0001".into(),
             redirect: Some(ProxyRedirect {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spindle_core::driver::Driver;
-use spindle_core::status::EnvSection;
+use spindle_core::status::{EnvSection, RunState};
 use spindle_core::transport::SECRET_ALIAS;
 use spindle_hadoop_ipc::credentials::Credentials;
 use spindle_hadoop_ipc::nm::NmClient;
@@ -266,8 +266,8 @@ impl AppMaster {
     pub async fn finish(mut self, outcome: Result<String, String>) -> Result<(), AmError> {
         self.driver.stop("application finished").await;
         let (status, diagnostics, state) = match &outcome {
-            Ok(d) => (FinalStatus::Succeeded, d.clone(), "SUCCEEDED"),
-            Err(e) => (FinalStatus::Failed, e.clone(), "FAILED"),
+            Ok(d) => (FinalStatus::Succeeded, d.clone(), RunState::Succeeded),
+            Err(e) => (FinalStatus::Failed, e.clone(), RunState::Failed),
         };
         self.driver.finish_app(state, &diagnostics);
         let Some(mut heartbeats) = self.heartbeats.take() else {
