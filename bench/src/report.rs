@@ -165,6 +165,9 @@ pub struct BenchSettings {
     pub local_job: String,
     /// Memory sampling.
     pub memory_method: String,
+    /// P5's jobs, per system.
+    #[serde(default)]
+    pub sort_jobs: String,
 }
 
 /// Whether a goal was met.
@@ -226,6 +229,9 @@ pub struct Results {
     pub p2: Option<Part>,
     /// Driver scale.
     pub p4: Option<P4Result>,
+    /// Sort of 100-byte records.
+    #[serde(default)]
+    pub p5: Option<Part>,
     /// The goals, checked.
     pub goals: Vec<Goal>,
     /// Failed runs, wrong answers, missing parts.
@@ -426,6 +432,34 @@ pub fn check_goals(r: &Results) -> Vec<Goal> {
             1,
         ),
     ];
+    let p5 = r.p5.as_ref();
+    for (id, other, cmp, text) in [
+        ("P5-spark", "spark", 5.0, "P5 sort: Spindle ≥ 5× Spark"),
+        (
+            "P5-mapreduce",
+            "mapreduce",
+            20.0,
+            "P5 sort: Spindle ≥ 20× MapReduce (TeraSort)",
+        ),
+        (
+            "P5-local",
+            "local",
+            0.5,
+            "P5 sort: Spindle ≥ 50% of the single-machine limit",
+        ),
+    ] {
+        g.push(ratio_goal(
+            id,
+            text,
+            p5,
+            "spindle",
+            other,
+            tp,
+            Cmp::AtLeast(cmp),
+            " MB/s",
+            1,
+        ));
+    }
     for (id, part, name) in [("P3-am-p1", p1, "P1"), ("P3-am-p2", p2, "P2")] {
         let (v, bad) = median_of(part, "spindle", |s| s.am_peak_mb);
         g.push(value_goal(
@@ -512,7 +546,7 @@ fn answer_cell(s: &SystemResult) -> String {
     }
 }
 
-fn part_table(out: &mut String, part: &Part, throughput: bool) {
+fn part_table(out: &mut String, part: &Part, throughput: bool, sort: bool) {
     let _ = writeln!(
         out,
         "| system | RM time s | {}client wall s | AM peak RSS MB | executor peak RSS MB | executor containers | answer |",
@@ -543,14 +577,26 @@ fn part_table(out: &mut String, part: &Part, throughput: bool) {
             answer_cell(s),
         );
     }
-    if let Some(a) = &part.reference {
-        let _ = writeln!(
-            out,
-            "\nReference answer (single-machine count): {} distinct words, {} words, SHA-256 `{}`.",
-            a.distinct,
-            a.total,
-            a.short()
-        );
+    match &part.reference {
+        Some(a) if sort => {
+            let _ = writeln!(
+                out,
+                "\nReference answer (single-machine sort): {} records, {} bytes, SHA-256 `{}`.",
+                a.distinct,
+                a.total,
+                a.short()
+            );
+        }
+        Some(a) => {
+            let _ = writeln!(
+                out,
+                "\nReference answer (single-machine count): {} distinct words, {} words, SHA-256 `{}`.",
+                a.distinct,
+                a.total,
+                a.short()
+            );
+        }
+        None => {}
     }
 }
 
@@ -613,7 +659,7 @@ pub fn markdown(r: &Results) -> String {
             "\n## P1: tiny job (word count of {})\n",
             format_size(p.input_bytes)
         );
-        part_table(&mut out, p, false);
+        part_table(&mut out, p, false, false);
     }
     if let Some(p) = &r.p2 {
         let _ = writeln!(
@@ -625,7 +671,20 @@ pub fn markdown(r: &Results) -> String {
             out,
             "Throughput is input bytes over RM time; for the single-machine limit, over its wall time (read, count, merge, write).\n"
         );
-        part_table(&mut out, p, true);
+        part_table(&mut out, p, true, false);
+    }
+    if let Some(p) = &r.p5 {
+        let _ = writeln!(
+            out,
+            "\n## P5: sort ({} of 100-byte records)\n",
+            format_size(p.input_bytes)
+        );
+        let _ = writeln!(
+            out,
+            "Throughput is input bytes over RM time; for the single-machine limit, over its wall time (read, sort on all cores, write). \
+             Every output is checked: whole records, keys in order across the part files, the same bytes as the limit's (SHA-256).\n"
+        );
+        part_table(&mut out, p, true, true);
     }
     let _ = writeln!(
         out,
@@ -688,6 +747,7 @@ pub fn markdown(r: &Results) -> String {
         ("MapReduce", s.mapreduce_job.clone()),
         ("YARN floor", s.floor.clone()),
         ("Single-machine limit", s.local_job.clone()),
+        ("P5 jobs", s.sort_jobs.clone()),
         (
             "Input",
             format!(

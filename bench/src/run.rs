@@ -1,4 +1,4 @@
-//! The whole benchmark: set up, P1, P2, P4, then the tables, JSON and chart.
+//! The whole benchmark: set up, P1, P2, P5, P4, then the tables, JSON and chart.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,15 +11,17 @@ use super::report::{BenchSettings, Part, Results, RunRecord, SystemResult, check
 use super::rm::Rm;
 use super::size::{format_size, size_tag};
 use super::systems::{Env, run_job, stage_floor};
+use super::terasort::{self, sort_file, sorted_answer};
 use super::textgen::{GENERATOR_VERSION, generate};
 use super::wordcount::{count_file, write_counts};
-use super::{BenchConfig, BenchError, System, chart, machine, progress, spark};
+use super::{BenchConfig, BenchError, System, Workload, chart, machine, progress, spark};
 
 /// Which part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PartKind {
     P1,
     P2,
+    P5,
 }
 
 impl PartKind {
@@ -27,7 +29,20 @@ impl PartKind {
         match self {
             PartKind::P1 => "p1",
             PartKind::P2 => "p2",
+            PartKind::P5 => "p5",
         }
+    }
+
+    fn workload(self) -> Workload {
+        match self {
+            PartKind::P1 | PartKind::P2 => Workload::WordCount,
+            PartKind::P5 => Workload::Sort,
+        }
+    }
+
+    /// Whether it measures throughput against the single-machine limit.
+    fn has_limit(self) -> bool {
+        self != PartKind::P1
     }
 }
 
@@ -161,6 +176,16 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
              foldhash tables merged, output written; same tokenisation; it reads through the page cache, as the DataNodes do",
             machine.cores
         ),
+        sort_jobs: format!(
+            "TeraSort-style records (10-byte printable key, record number, filler, newline: 100 bytes, one text line), \
+             the same file for all; {} range partitions for all. Spindle: `spindle submit spindle-examples sort --partitions N` \
+             (text_file, key_by the first 10 bytes, sort_by_key with sampled range bounds, values, save_as_text_file); \
+             Spark: a Java RDD sortBy(first 10 characters, N partitions) of textFile, saveAsTextFile; \
+             MapReduce: `hadoop jar hadoop-mapreduce-examples-*.jar terasort` (TeraInputFormat reads the same bytes as \
+             100-byte records; sampled total-order partitioner), mapreduce.job.reduces = N; \
+             single-machine limit: this harness reads the local copy, sorts (key, index) pairs in per-core chunks, merges, writes",
+            cfg.reducers()
+        ),
         memory_method: format!(
             "Sampled every {} ms from /proc: a process belongs to a container by its CONTAINER_ID environment variable; \
              a container's figure is the VmHWM (the kernel's peak RSS) of its heaviest process that is not a shell; \
@@ -208,6 +233,18 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
             .await?,
         );
     }
+    if !cfg.skip_p5 {
+        results.p5 = Some(
+            run_part(
+                &env,
+                PartKind::P5,
+                cfg.p5_bytes,
+                &data_dir,
+                &mut results.problems,
+            )
+            .await?,
+        );
+    }
     if env.floor_resource.is_some()
         && let Err(e) = env.hdfs.delete(&floor_dir).await
     {
@@ -231,10 +268,14 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
         }
         results.p4 = Some(r);
     }
-    results.valid = [results.p1.as_ref(), results.p2.as_ref()]
-        .into_iter()
-        .flatten()
-        .all(|p| p.systems.iter().all(|s| s.bad_runs() == 0))
+    results.valid = [
+        results.p1.as_ref(),
+        results.p2.as_ref(),
+        results.p5.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .all(|p| p.systems.iter().all(|s| s.bad_runs() == 0))
         && results
             .p4
             .as_ref()
@@ -275,12 +316,31 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         .map(|k| k * 1024)
 }
 
-/// The local input file of this size, generated once.
-fn local_input(data_dir: &Path, bytes: u64, seed: u64) -> Result<PathBuf, BenchError> {
-    let path = data_dir.join(format!(
-        "words-{}-s{seed}-g{GENERATOR_VERSION}.txt",
-        size_tag(bytes)
-    ));
+/// The local input file of this size, generated once: text for the word counts,
+/// 100-byte records (`bytes` rounded down to whole records) for the sort.
+fn local_input(
+    data_dir: &Path,
+    workload: Workload,
+    bytes: u64,
+    seed: u64,
+) -> Result<PathBuf, BenchError> {
+    let (path, bytes) = match workload {
+        Workload::WordCount => (
+            data_dir.join(format!(
+                "words-{}-s{seed}-g{GENERATOR_VERSION}.txt",
+                size_tag(bytes)
+            )),
+            bytes,
+        ),
+        Workload::Sort => (
+            data_dir.join(format!(
+                "records-{}-s{seed}-g{}.txt",
+                size_tag(bytes),
+                terasort::GENERATOR_VERSION
+            )),
+            bytes / terasort::RECORD as u64 * terasort::RECORD as u64,
+        ),
+    };
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes) {
         return Ok(path);
     }
@@ -298,8 +358,12 @@ fn local_input(data_dir: &Path, bytes: u64, seed: u64) -> Result<PathBuf, BenchE
         )));
     }
     progress(&format!(
-        "input: generating {} of text (seed {seed}) at {}",
+        "input: generating {} of {} (seed {seed}) at {}",
         format_size(bytes),
+        match workload {
+            Workload::WordCount => "text",
+            Workload::Sort => "100-byte records",
+        },
         path.display()
     ));
     let started = Instant::now();
@@ -307,8 +371,11 @@ fn local_input(data_dir: &Path, bytes: u64, seed: u64) -> Result<PathBuf, BenchE
     let file = std::fs::File::create(&tmp)
         .map_err(|e| BenchError::io(format!("creating {}", tmp.display()), e))?;
     let mut w = std::io::BufWriter::with_capacity(4 << 20, file);
-    generate(&mut w, bytes, seed)
-        .map_err(|e| BenchError::io(format!("writing {}", tmp.display()), e))?;
+    match workload {
+        Workload::WordCount => generate(&mut w, bytes, seed),
+        Workload::Sort => terasort::generate(&mut w, bytes, seed),
+    }
+    .map_err(|e| BenchError::io(format!("writing {}", tmp.display()), e))?;
     std::io::Write::flush(&mut w)
         .map_err(|e| BenchError::io(format!("writing {}", tmp.display()), e))?;
     drop(w);
@@ -321,23 +388,31 @@ fn local_input(data_dir: &Path, bytes: u64, seed: u64) -> Result<PathBuf, BenchE
     Ok(path)
 }
 
-/// Counts the local file (all cores) and writes the counts beside it; the answer and the time.
-async fn local_count(path: &Path, out: &Path) -> Result<(Answer, f64), BenchError> {
+/// Counts (or sorts) the local file on all cores and writes the result beside it; the
+/// answer and the time.
+async fn local_run(
+    workload: Workload,
+    path: &Path,
+    out: &Path,
+) -> Result<(Answer, f64), BenchError> {
     let (path, out) = (path.to_path_buf(), out.to_path_buf());
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let counts = count_file(&path, threads)
-            .map_err(|e| BenchError::io(format!("counting {}", path.display()), e))?;
-        write_counts(&counts, &out)
-            .map_err(|e| BenchError::io(format!("writing {}", out.display()), e))?;
-        let secs = started.elapsed().as_secs_f64();
-        Ok((
-            Answer::of(counts.iter().map(|(w, c)| (w.as_slice(), *c))),
-            secs,
-        ))
+        let answer = match workload {
+            Workload::WordCount => {
+                let counts = count_file(&path, threads)
+                    .map_err(|e| BenchError::io(format!("counting {}", path.display()), e))?;
+                write_counts(&counts, &out)
+                    .map_err(|e| BenchError::io(format!("writing {}", out.display()), e))?;
+                Answer::of(counts.iter().map(|(w, c)| (w.as_slice(), *c)))
+            }
+            Workload::Sort => sort_file(&path, &out, threads)
+                .map_err(|e| BenchError::io(format!("sorting {}", path.display()), e))?,
+        };
+        Ok((answer, started.elapsed().as_secs_f64()))
     })
     .await
     .map_err(|e| BenchError::Invalid(format!("the local count panicked: {e}")))?
@@ -352,7 +427,11 @@ async fn run_part(
 ) -> Result<Part, BenchError> {
     let cfg = env.cfg;
     let name = kind.key().to_ascii_uppercase();
-    let local = local_input(data_dir, bytes, cfg.seed)?;
+    let workload = kind.workload();
+    let local = local_input(data_dir, workload, bytes, cfg.seed)?;
+    let bytes = std::fs::metadata(&local)
+        .map(|m| m.len())
+        .map_err(|e| BenchError::io(format!("reading {}", local.display()), e))?;
     let file_name = local
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -361,14 +440,14 @@ async fn run_part(
     if env.hdfs.put_if_changed(env.cluster, &local, &input).await? {
         progress(&format!("{name}: put the input at {input} (not timed)"));
     }
-    let local_out = data_dir.join(format!("{file_name}.counts"));
+    let local_out = data_dir.join(format!("{file_name}.out"));
 
     let mut rows: Vec<Row> = Vec::new();
     let mut reference = None;
-    if kind == PartKind::P2 {
+    if kind.has_limit() {
         rows.push(Row::Local);
     } else {
-        let (a, _) = local_count(&local, &local_out).await?;
+        let (a, _) = local_run(workload, &local, &local_out).await?;
         reference = Some(a);
     }
     let cluster_systems: Vec<System> = cfg
@@ -417,7 +496,7 @@ async fn run_part(
         for row in order {
             let record = match row {
                 Row::Local => {
-                    let (answer, secs) = local_count(&local, &local_out).await?;
+                    let (answer, secs) = local_run(workload, &local, &local_out).await?;
                     let matches = reference.as_ref().map(|r: &Answer| *r == answer);
                     if reference.is_none() {
                         reference = Some(answer.clone());
@@ -435,7 +514,7 @@ async fn run_part(
                     measure(env, kind, system, run, &input, reference.as_ref()).await
                 }
             };
-            let rate_bytes = (kind == PartKind::P2).then_some(bytes);
+            let rate_bytes = kind.has_limit().then_some(bytes);
             report_run(
                 &name,
                 row,
@@ -478,7 +557,8 @@ async fn measure(
         env.cfg.sample_every,
         env.cfg.job_timeout + Duration::from_secs(600),
     );
-    let result = run_job(env, system, input, &output, &tag).await;
+    let workload = kind.workload();
+    let result = run_job(env, system, workload, input, &output, &tag).await;
     let observed = sampler.finish();
     let mut record = RunRecord {
         run,
@@ -500,7 +580,10 @@ async fn measure(
                         record.ok = false;
                         record.error = Some(format!("reading the output {output}: {e}"));
                     }
-                    Ok(parts) => match answer_of_parts(&parts) {
+                    Ok(parts) => match match workload {
+                        Workload::WordCount => answer_of_parts(&parts),
+                        Workload::Sort => sorted_answer(&parts),
+                    } {
                         Err(e) => {
                             record.ok = false;
                             record.error = Some(format!("output {output}: {e}"));

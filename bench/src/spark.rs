@@ -16,6 +16,12 @@ pub const APP_SOURCE: &str = include_str!("SpindleBenchWordCount.java");
 /// The word count's main class.
 pub const APP_CLASS: &str = "SpindleBenchWordCount";
 
+/// P5's sort (one class, default package), in the same jar.
+pub const SORT_SOURCE: &str = include_str!("SpindleBenchSort.java");
+
+/// The sort's main class.
+pub const SORT_CLASS: &str = "SpindleBenchSort";
+
 /// What a Spark run needs, prepared once.
 #[derive(Debug, Clone)]
 pub struct SparkSetup {
@@ -136,13 +142,17 @@ pub async fn prepare(
     let jar = find_jdk_tool("jar")?;
     let java_home = javac.parent().and_then(Path::parent).map(Path::to_path_buf);
 
-    // The app, rebuilt when its source or Spark changed.
+    // The apps, rebuilt when a source or Spark changed.
     let app_dir = work.join("spark-app");
-    let app_jar = app_dir.join(format!("spindle-bench-wordcount-{found}.jar"));
-    let src = app_dir.join(format!("{APP_CLASS}.java"));
-    let fresh = std::fs::read_to_string(&src).is_ok_and(|s| s == APP_SOURCE) && app_jar.is_file();
+    let app_jar = app_dir.join(format!("spindle-bench-apps-{found}.jar"));
+    let sources = [(APP_CLASS, APP_SOURCE), (SORT_CLASS, SORT_SOURCE)]
+        .map(|(class, text)| (app_dir.join(format!("{class}.java")), text));
+    let fresh = app_jar.is_file()
+        && sources
+            .iter()
+            .all(|(src, text)| std::fs::read_to_string(src).is_ok_and(|s| s == *text));
     if !fresh {
-        progress("spark: compiling the word count against Spark's jars");
+        progress("spark: compiling the word count and the sort against Spark's jars");
         let classes = app_dir.join("classes");
         if classes.exists() {
             std::fs::remove_dir_all(&classes)
@@ -150,16 +160,18 @@ pub async fn prepare(
         }
         std::fs::create_dir_all(&classes)
             .map_err(|e| BenchError::io(format!("creating {}", classes.display()), e))?;
-        std::fs::write(&src, APP_SOURCE)
-            .map_err(|e| BenchError::io(format!("writing {}", src.display()), e))?;
+        for (src, text) in &sources {
+            std::fs::write(src, text)
+                .map_err(|e| BenchError::io(format!("writing {}", src.display()), e))?;
+        }
         run_cmd(
             tokio::process::Command::new(&javac)
                 .args(["--release", "17", "-nowarn", "-cp"])
                 .arg(format!("{}/*", jars.display()))
                 .arg("-d")
                 .arg(&classes)
-                .arg(&src),
-            "javac (the Spark word count)",
+                .args(sources.iter().map(|(src, _)| src)),
+            "javac (the Spark apps)",
         )
         .await?;
         run_cmd(
@@ -170,7 +182,7 @@ pub async fn prepare(
                 .arg("-C")
                 .arg(&classes)
                 .arg("."),
-            "jar (the Spark word count)",
+            "jar (the Spark apps)",
         )
         .await?;
     }
@@ -227,18 +239,19 @@ pub fn find_jdk_tool(name: &str) -> Result<PathBuf, BenchError> {
         })
 }
 
-/// `spark-submit`'s arguments for one run (yarn cluster mode).
+/// `spark-submit`'s arguments for one run (yarn cluster mode) of `class` with
+/// `app_args`.
 #[allow(clippy::too_many_arguments)]
 pub fn submit_args(
     setup: &SparkSetup,
+    class: &str,
     tag: &str,
     executors: u32,
     cores: u32,
     executor_memory_mb: u64,
     driver_memory_mb: u64,
     partitions: u32,
-    input: &str,
-    output: &str,
+    app_args: &[&str],
 ) -> Vec<String> {
     let conf = |k: &str, v: &str| ["--conf".to_string(), format!("{k}={v}")];
     let mut a: Vec<String> = [
@@ -249,7 +262,7 @@ pub fn submit_args(
         "--name",
         tag,
         "--class",
-        APP_CLASS,
+        class,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -274,8 +287,7 @@ pub fn submit_args(
         &partitions.to_string(),
     ));
     a.push(setup.app_jar.to_string_lossy().into_owned());
-    a.push(input.to_string());
-    a.push(output.to_string());
+    a.extend(app_args.iter().map(|s| s.to_string()));
     a
 }
 
@@ -292,7 +304,7 @@ mod tests {
             archive_uri: "hdfs://nn/bench/spark/a.zip".into(),
             java_home: None,
         };
-        let a = submit_args(&s, "t-1", 2, 1, 1024, 512, 2, "/in", "/out");
+        let a = submit_args(&s, APP_CLASS, "t-1", 2, 1, 1024, 512, 2, &["/in", "/out"]);
         let text = a.join(" ");
         assert!(
             text.starts_with(
@@ -321,5 +333,6 @@ mod tests {
     fn app_splits_like_string_tokenizer() {
         assert!(APP_SOURCE.contains(r#""[ \t\n\r\f]+""#));
         assert!(APP_SOURCE.contains(&format!("class {APP_CLASS}")));
+        assert!(SORT_SOURCE.contains(&format!("class {SORT_CLASS}")));
     }
 }

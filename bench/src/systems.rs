@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::hdfs::Hdfs;
 use super::rm::{AppReport, Rm};
 use super::spark::{self, SparkSetup};
-use super::{BenchConfig, BenchError, System, last_lines};
+use super::{BenchConfig, BenchError, System, Workload, last_lines};
 use spindle_integration::Cluster;
 
 /// What the runners share.
@@ -56,16 +56,17 @@ pub fn find_app_id(text: &str) -> Option<String> {
 pub(super) async fn run_job(
     env: &Env<'_>,
     system: System,
+    workload: Workload,
     input: &str,
     output: &str,
     tag: &str,
 ) -> Result<Ran, BenchError> {
     match system {
         System::Spindle | System::SpindleExecutors => {
-            spindle(env, system, input, output, tag).await
+            spindle(env, system, workload, input, output, tag).await
         }
-        System::Spark => spark_job(env, input, output, tag).await,
-        System::MapReduce => mapreduce(env, input, output, tag).await,
+        System::Spark => spark_job(env, workload, input, output, tag).await,
+        System::MapReduce => mapreduce(env, workload, input, output, tag).await,
         System::Floor => floor(env, tag).await,
     }
 }
@@ -167,6 +168,7 @@ async fn conclude(
 async fn spindle(
     env: &Env<'_>,
     system: System,
+    workload: Workload,
     input: &str,
     output: &str,
     tag: &str,
@@ -194,8 +196,19 @@ async fn spindle(
     if system == System::SpindleExecutors {
         cmd.args(["--conf", "spindle.uber.max-input=0"]);
     }
-    cmd.args(["wordcount", input, output])
-        .env("HADOOP_CONF_DIR", env.cluster.conf_dir())
+    let reducers = cfg.reducers().to_string();
+    match workload {
+        Workload::WordCount => cmd.args(["wordcount", input, output]),
+        // An application: the examples binary itself, with its own arguments.
+        Workload::Sort => cmd.arg(cfg.bin_dir.join("spindle-examples")).args([
+            "sort",
+            "--partitions",
+            &reducers,
+            input,
+            output,
+        ]),
+    };
+    cmd.env("HADOOP_CONF_DIR", env.cluster.conf_dir())
         .env("HADOOP_USER_NAME", "root")
         .env(
             "SPINDLE_EXAMPLES_BINARY",
@@ -206,7 +219,13 @@ async fn spindle(
     conclude(env, system, app_id, tag, end, &log).await
 }
 
-async fn spark_job(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Result<Ran, BenchError> {
+async fn spark_job(
+    env: &Env<'_>,
+    workload: Workload,
+    input: &str,
+    output: &str,
+    tag: &str,
+) -> Result<Ran, BenchError> {
     let cfg = env.cfg;
     let setup = env
         .spark
@@ -214,16 +233,21 @@ async fn spark_job(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Resul
         .ok_or_else(|| BenchError::Invalid("Spark was not prepared".into()))?;
     let log = env.log_dir.join(format!("{tag}.log"));
     let mut cmd = tokio::process::Command::new(setup.spark_home.join("bin/spark-submit"));
+    let partitions = cfg.reducers().to_string();
+    let (class, app_args) = match workload {
+        Workload::WordCount => (spark::APP_CLASS, vec![input, output]),
+        Workload::Sort => (spark::SORT_CLASS, vec![input, output, partitions.as_str()]),
+    };
     cmd.args(spark::submit_args(
         setup,
+        class,
         tag,
         cfg.executors,
         cfg.executor_cores,
         cfg.executor_memory_mb,
         cfg.driver_memory_mb,
         cfg.reducers(),
-        input,
-        output,
+        &app_args,
     ))
     .env("SPARK_HOME", &setup.spark_home)
     .env("HADOOP_CONF_DIR", env.cluster.conf_dir())
@@ -238,7 +262,13 @@ async fn spark_job(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Resul
     conclude(env, System::Spark, None, tag, end, &log).await
 }
 
-async fn mapreduce(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Result<Ran, BenchError> {
+async fn mapreduce(
+    env: &Env<'_>,
+    workload: Workload,
+    input: &str,
+    output: &str,
+    tag: &str,
+) -> Result<Ran, BenchError> {
     let cfg = env.cfg;
     let jar = env
         .mr_jar
@@ -250,7 +280,11 @@ async fn mapreduce(env: &Env<'_>, input: &str, output: &str, tag: &str) -> Resul
     let started = Instant::now();
     let args = [
         jar.as_str(),
-        "wordcount",
+        match workload {
+            Workload::WordCount => "wordcount",
+            // TeraInputFormat reads the records as 100-byte fixed-size records.
+            Workload::Sort => "terasort",
+        },
         &format!("-Dmapreduce.job.tags={tag}"),
         &format!("-Dmapreduce.job.reduces={}", cfg.reducers()),
         // The client's completion poll (default 5 s) only delays the wall time.

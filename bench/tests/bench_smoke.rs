@@ -44,6 +44,9 @@ async fn light_mode_answers_match_and_tables_are_written() {
             "--p1-runs",
             "2",
             "--skip-p4",
+            // 2048 records: P5 sorts them with Spindle, TeraSort and locally.
+            "--p5-size",
+            "200KiB",
             "--job-timeout-min",
             "5",
         ])
@@ -75,9 +78,11 @@ async fn light_mode_answers_match_and_tables_are_written() {
         let line = format!("P1 warm-up run 1/1 {s}: RM ");
         assert!(text.contains(&line), "no {line:?} in:\n{text}");
     }
-    let (p1, p2) = (&r["p1"], &r["p2"]);
+    let (p1, p2, p5) = (&r["p1"], &r["p2"], &r["p5"]);
     assert_eq!(p1["input_bytes"], 1024);
     assert_eq!(p2["input_bytes"], 256 * 1024);
+    assert_eq!(p5["input_bytes"], 200 * 1024);
+    assert_eq!(p5["reference"]["distinct"], 2048, "records: {p5}");
     // --p1-runs 2 for P1, --runs 1 for P2.
     for (part, systems, n) in [
         (
@@ -86,6 +91,7 @@ async fn light_mode_answers_match_and_tables_are_written() {
             2,
         ),
         (p2, &["local", "spindle", "mapreduce"][..], 1),
+        (p5, &["local", "spindle", "mapreduce"][..], 1),
     ] {
         let reference = &part["reference"]["digest"];
         assert!(reference.is_string(), "{part}");
@@ -170,6 +176,8 @@ async fn light_mode_answers_match_and_tables_are_written() {
         "## Goals (issue 6)",
         "## P1: tiny job",
         "## P2: throughput",
+        "## P5: sort",
+        "Reference answer (single-machine sort): 2048 records",
         "| Spindle |",
         "| Spindle, executors in containers |",
         "| MapReduce |",
