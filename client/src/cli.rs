@@ -272,19 +272,15 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Parses `90s`, `30m`, `2h`, `500ms`, or bare seconds.
+/// Parses a duration as humantime writes them (`90s`, `30m`, `2h`, `1h30m`, `500ms`),
+/// or bare seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let bad = || format!("{s:?} is not a duration like 90s, 30m or 2h");
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
-        _ => return Err(bad()),
+    let bad = |why: String| format!("{s:?} is not a duration like 90s, 30m or 2h: {why}");
+    let d = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(t.parse().map_err(|e| bad(format!("{e}")))?)
+    } else {
+        humantime::parse_duration(t).map_err(|e| bad(e.to_string()))?
     };
     if d.is_zero() {
         return Err(format!("{s:?} is zero"));
@@ -375,7 +371,8 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["", "s", "1.5m", "-1s", "10d", "0s"] {
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "s", "-1s", "10x", "0s", "0"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
