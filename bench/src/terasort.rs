@@ -100,6 +100,9 @@ pub fn sorted_answer(parts: &[Vec<u8>]) -> Result<Answer, String> {
     })
 }
 
+/// A record's place in the sort: its key as (first 8 bytes, last 2) and its index.
+type SortKey = (u64, u16, u32);
+
 /// The single-machine limit: reads `input`, sorts its records by key on `threads`
 /// threads, writes them to `out`; answers as [`sorted_answer`] does.
 pub fn sort_file(input: &Path, out: &Path, threads: usize) -> std::io::Result<Answer> {
@@ -107,7 +110,7 @@ pub fn sort_file(input: &Path, out: &Path, threads: usize) -> std::io::Result<An
     let n = data.len() / RECORD;
     // (first 8 key bytes, last 2, record index): sorting these sorts by key, then
     // by position, and moves 16 bytes instead of 100.
-    let key_of = |i: usize| -> (u64, u16, u32) {
+    let key_of = |i: usize| -> SortKey {
         let r = &data[i * RECORD..i * RECORD + KEY];
         let mut hi = [0u8; 8];
         hi.copy_from_slice(&r[..8]);
@@ -119,13 +122,13 @@ pub fn sort_file(input: &Path, out: &Path, threads: usize) -> std::io::Result<An
     };
     let threads = threads.max(1);
     let chunk = n.div_ceil(threads).max(1);
-    let runs: Vec<Vec<(u64, u16, u32)>> = std::thread::scope(|s| {
+    let runs: Vec<Vec<SortKey>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .step_by(chunk)
             .map(|from| {
                 let to = (from + chunk).min(n);
                 s.spawn(move || {
-                    let mut v: Vec<(u64, u16, u32)> = (from..to).map(key_of).collect();
+                    let mut v: Vec<SortKey> = (from..to).map(key_of).collect();
                     v.sort_unstable();
                     v
                 })
@@ -137,7 +140,7 @@ pub fn sort_file(input: &Path, out: &Path, threads: usize) -> std::io::Result<An
             .collect()
     });
     let mut sorted = Vec::with_capacity(n * RECORD);
-    let mut heap: BinaryHeap<Reverse<((u64, u16, u32), usize, usize)>> = runs
+    let mut heap: BinaryHeap<Reverse<(SortKey, usize, usize)>> = runs
         .iter()
         .enumerate()
         .filter_map(|(r, run)| run.first().map(|k| Reverse((*k, r, 0))))

@@ -274,7 +274,7 @@ impl AppStatus {
             app_id: self.app_id.clone(),
             app_name: self.app_name.clone(),
             user: self.user.clone(),
-            state: self.state.clone(),
+            state: self.state,
             message: self.message.clone(),
             started_ms: self.started_ms,
             ended_ms: self.ended_ms,

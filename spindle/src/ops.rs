@@ -343,7 +343,44 @@ fn decode_text(d: &mut Dec<'_>) -> Built<Error> {
     })
 }
 
-type LineBatch = std::result::Result<Vec<String>, Error>;
+/// Lines read ahead: one buffer with every line's end, so the reader allocates per
+/// batch, not per line, and each line's `String` is made (and later freed) on the
+/// task's own thread, where the allocator is fastest.
+#[derive(Default)]
+struct Lines {
+    text: String,
+    ends: Vec<usize>,
+}
+
+/// Bytes of text after which a batch goes out even if it has fewer lines.
+const BATCH_TEXT: usize = 1 << 20;
+
+impl Lines {
+    fn push(&mut self, line: &[u8]) {
+        // `from_utf8` checks ASCII a word at a time; the lossy conversion is only for
+        // lines that are not UTF-8.
+        match std::str::from_utf8(line) {
+            Ok(text) => self.text.push_str(text),
+            Err(_) => self.text.push_str(&String::from_utf8_lossy(line)),
+        }
+        self.ends.push(self.text.len());
+    }
+
+    fn is_full(&self) -> bool {
+        self.ends.len() >= LINE_BATCH || self.text.len() >= BATCH_TEXT
+    }
+
+    fn into_lines(self) -> impl Iterator<Item = String> {
+        let mut start = 0;
+        self.ends.into_iter().map(move |end| {
+            let line = self.text.get(start..end).unwrap_or_default().to_owned();
+            start = end;
+            line
+        })
+    }
+}
+
+type LineBatch = std::result::Result<Lines, Error>;
 
 impl Compute<String> for TextCompute {
     fn run(self: Box<Self>, tc: &TaskContext) -> Result<Partition<String>> {
@@ -360,7 +397,7 @@ impl Compute<String> for TextCompute {
             .spawn(move || {
                 let outcome = (|| -> Result<()> {
                     let fs = env.fs(&split.path)?;
-                    let mut batch = Vec::with_capacity(LINE_BATCH);
+                    let mut batch = Lines::default();
                     let mut open = true;
                     env.runtime.block_on(spindle_core::lines::for_each_line(
                         fs.as_ref(),
@@ -370,15 +407,9 @@ impl Compute<String> for TextCompute {
                             if !open {
                                 return;
                             }
-                            // `from_utf8` checks ASCII a word at a time; the lossy
-                            // conversion is only for lines that are not UTF-8.
-                            batch.push(match std::str::from_utf8(line) {
-                                Ok(text) => text.to_owned(),
-                                Err(_) => String::from_utf8_lossy(line).into_owned(),
-                            });
-                            if batch.len() == LINE_BATCH {
-                                let full =
-                                    std::mem::replace(&mut batch, Vec::with_capacity(LINE_BATCH));
+                            batch.push(line);
+                            if batch.is_full() {
+                                let full = std::mem::take(&mut batch);
                                 // The task stopped reading (take): read no further lines.
                                 open = tx.send(Ok(full)).is_ok();
                             }
@@ -386,7 +417,7 @@ impl Compute<String> for TextCompute {
                     ))?;
                     // The split's bytes (lines crossing its ends are the neighbours').
                     read.fetch_add(split.length, std::sync::atomic::Ordering::Relaxed);
-                    if open && !batch.is_empty() {
+                    if open && !batch.ends.is_empty() {
                         let _ = tx.send(Ok(batch));
                     }
                     Ok(())
@@ -397,15 +428,16 @@ impl Compute<String> for TextCompute {
             })
             .map_err(|e| Error::io("start a reader thread for", "a split", e))?;
         let sink = tc.clone();
-        Ok(Box::new(rx.into_iter().flat_map(
-            move |batch| match batch {
+        Ok(Box::new(rx.into_iter().flat_map(move |batch| {
+            let lines = match batch {
                 Ok(lines) => lines,
                 Err(e) => {
                     sink.fail(e);
-                    Vec::new()
+                    Lines::default()
                 }
-            },
-        )))
+            };
+            lines.into_lines()
+        })))
     }
 }
 
