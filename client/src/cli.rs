@@ -214,11 +214,7 @@ impl SubmitArgs {
     /// Tells a built-in job from an application's path: a name with a `/`, or a file
     /// that exists, is a program.
     pub fn target(&self) -> Result<Target, String> {
-        let builtin = Job::value_variants()
-            .iter()
-            .find(|j| j.name() == self.app)
-            .copied();
-        match builtin {
+        match Job::from_name(&self.app) {
             Some(job) if !self.app.contains('/') => match self.args.as_slice() {
                 [input, output, rest @ ..] => Ok(Target::Builtin {
                     job,
@@ -252,7 +248,15 @@ pub enum Job {
 }
 
 impl Job {
-    /// The name the AM takes.
+    /// The job called `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<Job> {
+        Job::value_variants()
+            .iter()
+            .find(|j| j.name() == name)
+            .copied()
+    }
+
+    /// The name users type (and the examples binary's subcommand).
     pub fn name(&self) -> &'static str {
         match self {
             Job::Wordcount => "wordcount",

@@ -52,15 +52,12 @@ pub fn parse_master(master: &str) -> Result<u32, ClientError> {
 /// Runs the job on this machine's cores and prints where the output went.
 pub async fn run(req: LocalRun) -> Result<(), ClientError> {
     let cores = parse_master(&req.master)?;
-    let job = [Job::Wordcount, Job::Linecount, Job::Grep]
-        .into_iter()
-        .find(|j| j.name() == req.job)
-        .ok_or_else(|| {
-            ClientError::Usage(format!(
-                "unknown job {:?}: expected wordcount, linecount or grep <regex>",
-                req.job
-            ))
-        })?;
+    let job = Job::from_name(&req.job).ok_or_else(|| {
+        ClientError::Usage(format!(
+            "unknown job {:?}: expected wordcount, linecount or grep <regex>",
+            req.job
+        ))
+    })?;
     check_job_args(job, &req.job_args).map_err(ClientError::Usage)?;
     let examples = find_examples().map_err(ClientError::Usage)?;
     let conf = match std::env::var_os("HADOOP_CONF_DIR") {

@@ -447,15 +447,13 @@ impl<T: Data> Dataset<T> {
             })?;
             Ok(())
         })();
-        if let Err(e) = outcome {
-            if let Err(cleanup) = env.runtime.block_on(fs.delete(path)) {
-                tracing::warn!(path, error = %cleanup, "cannot remove the output of a failed job");
-            }
-            self.scheduler().output_done(path);
-            return Err(e);
+        if outcome.is_err()
+            && let Err(cleanup) = env.runtime.block_on(fs.delete(path))
+        {
+            tracing::warn!(path, error = %cleanup, "cannot remove the output of a failed job");
         }
         self.scheduler().output_done(path);
-        Ok(())
+        outcome
     }
 }
 
