@@ -17,8 +17,12 @@ use crate::rm::{AppReport, RmClient};
 
 /// How long the AM's progress page may take.
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(2);
-/// The pause after the first poll.
+/// The shortest pause between polls.
 const FIRST_POLL_PAUSE: Duration = Duration::from_millis(50);
+/// The pause between polls is the time followed so far over this: an application
+/// is seen ended at most a tenth of its run time late (a tiny job ends in half a
+/// second; polling it every 50 ms costs the RM nothing it notices).
+const POLL_LAG_FRACTION: u32 = 10;
 
 /// Consecutive failed RM polls tolerated before giving up (each already retried).
 const MAX_RM_FAILURES: u32 = 5;
@@ -26,8 +30,8 @@ const MAX_RM_FAILURES: u32 = 5;
 /// How to follow.
 #[derive(Debug, Clone)]
 pub struct FollowOptions {
-    /// Time between polls once the application has run a while (the first polls
-    /// come sooner: see [`poll_pause`]).
+    /// The longest time between polls, once the application has run a while (the
+    /// first polls come sooner: see [`poll_pause`]).
     pub poll: Duration,
     /// Stop following after this long.
     pub timeout: Option<Duration>,
@@ -199,15 +203,17 @@ impl Display {
     }
 }
 
-/// Polls the application until YARN says it ended; returns the final report.
+/// Polls the application until YARN says it ended; returns the final report. `first`
+/// is a report fetched just before, taken as the first poll.
 pub async fn follow(
     rm: &RmClient,
     app_id: &str,
+    first: Option<AppReport>,
     options: &FollowOptions,
 ) -> Result<AppReport, ClientError> {
     let mut display = Display::new(options.live, app_id);
     let result = tokio::select! {
-        r = poll_until_final(rm, app_id, options, &mut display) => r,
+        r = poll_until_final(rm, app_id, first, options, &mut display) => r,
         _ = tokio::signal::ctrl_c() => Err(ClientError::StoppedFollowing {
             id: app_id.to_string(),
             reason: "interrupted".into(),
@@ -232,17 +238,24 @@ pub async fn follow(
 async fn poll_until_final(
     rm: &RmClient,
     app_id: &str,
+    mut first: Option<AppReport>,
     options: &FollowOptions,
     display: &mut Display,
 ) -> Result<AppReport, ClientError> {
-    let deadline = options.timeout.map(|t| Instant::now() + t);
+    let started = Instant::now();
+    let deadline = options.timeout.map(|t| started + t);
     let mut rm_failures = 0;
     let mut progress_failures = 0u32;
     let mut polls = 0u64;
     loop {
         polls += 1;
-        match rm.app(app_id).await {
+        let report = match first.take() {
+            Some(app) => Ok(app),
+            None => rm.app(app_id).await,
+        };
+        match report {
             Ok(app) => {
+                tracing::debug!(polls, state = %app.state, "polled the RM");
                 rm_failures = 0;
                 if app.is_final() {
                     return Ok(app);
@@ -252,7 +265,11 @@ async fn poll_until_final(
                 let ask =
                     app.state == "RUNNING" && (progress_failures < 3 || polls.is_multiple_of(10));
                 let am = match (&app.tracking_url, ask) {
-                    (Some(url), true) => am_progress(rm.http(), url).await,
+                    (Some(url), true) => {
+                        let p = am_progress(rm.http(), url).await;
+                        tracing::debug!(answered = p.is_some(), "asked the AM for progress");
+                        p
+                    }
                     _ => None,
                 };
                 if ask {
@@ -281,15 +298,16 @@ async fn poll_until_final(
                 ),
             });
         }
-        tokio::time::sleep(poll_pause(polls, options.poll)).await;
+        tokio::time::sleep(poll_pause(started.elapsed(), options.poll)).await;
     }
 }
 
-/// The pause after poll number `polls` (from 1): 50 ms, doubling up to `max`. A tiny
-/// job ends within half a second, and a fixed 500 ms pause would hide that.
-pub fn poll_pause(polls: u64, max: Duration) -> Duration {
-    let doublings = polls.saturating_sub(1).min(16) as u32;
-    (FIRST_POLL_PAUSE * 2u32.pow(doublings)).min(max)
+/// The pause before the next poll after following for `followed`: a tenth of that,
+/// at least 50 ms and at most `max`. The first polls of a doubling schedule (50, 100,
+/// 200, 400 ms) saw a job that ended at 0.45 s only at 0.85 s; this one sees it by
+/// 0.5 s, and a long job is still polled every `max`.
+pub fn poll_pause(followed: Duration, max: Duration) -> Duration {
+    (followed / POLL_LAG_FRACTION).clamp(FIRST_POLL_PAUSE.min(max), max)
 }
 
 #[cfg(test)]
@@ -318,10 +336,17 @@ mod tests {
     #[test]
     fn polls_start_quick_and_slow_down_to_the_interval() {
         let max = Duration::from_millis(500);
-        let pauses: Vec<u128> = (1..=6).map(|n| poll_pause(n, max).as_millis()).collect();
-        assert_eq!(pauses, [50, 100, 200, 400, 500, 500]);
-        assert_eq!(poll_pause(u64::MAX, max), max);
-        assert_eq!(poll_pause(1, Duration::from_millis(20)).as_millis(), 20);
+        let pause = |ms: u64| poll_pause(Duration::from_millis(ms), max).as_millis();
+        let pauses: Vec<u128> = [0, 300, 500, 1_000, 2_000, 4_000, 5_000, 60_000]
+            .into_iter()
+            .map(pause)
+            .collect();
+        assert_eq!(pauses, [50, 50, 50, 100, 200, 400, 500, 500]);
+        assert_eq!(poll_pause(Duration::MAX, max), max);
+        assert_eq!(
+            poll_pause(Duration::ZERO, Duration::from_millis(20)).as_millis(),
+            20
+        );
     }
 
     #[test]

@@ -488,6 +488,8 @@ pub fn am_environment(
 
 /// What was checked and is ready to stage.
 struct Checked {
+    /// The binary, being read and fingerprinted while the checks talk to the cluster.
+    binary: tokio::task::JoinHandle<Result<LoadedBinary, ClientError>>,
     conf: HadoopConf,
     user: String,
     default_fs: String,
@@ -612,13 +614,16 @@ async fn check(
         }
     };
     let name = settings.app_name.clone().unwrap_or(name);
+    let binary = load_binary(checked.path.clone());
     let files = plan_files(&settings.files, &checked.name).unwrap_or_else(|f| {
         failures.extend(f);
         Vec::new()
     });
 
-    // The cluster: queue and container sizes (read-only calls, no id is allocated).
-    let facts = rm.scheduler().await?;
+    // The cluster (queue and container sizes: read-only calls, no id is allocated)
+    // and the file systems, at once.
+    let (facts, paths) = tokio::join!(rm.scheduler(), check_paths(&checked, &files, &conf, &user));
+    let facts = facts?;
     let queue = match facts.leaf_queue(&settings.queue) {
         Ok(q) => Some(q),
         Err(e) => {
@@ -630,11 +635,35 @@ async fn check(
     };
     let (max, source) = max_container(&facts, queue, &conf);
     failures.extend(check_sizes(settings, max, &source));
+    let (path_failures, remote_files) = paths?;
+    failures.extend(path_failures);
+    if !failures.is_empty() {
+        return Err(ClientError::Checks(failures));
+    }
+    Ok(Checked {
+        binary,
+        conf,
+        user,
+        default_fs,
+        name,
+        target: checked,
+        files,
+        remote_files,
+    })
+}
 
-    // The file systems: input present, output absent (for a built-in job: what an
-    // application reads and writes is its own), remote files present.
+/// The file systems: input present, output absent (for a built-in job: what an
+/// application reads and writes is its own), remote files present. Returns what
+/// failed and the remote files as YARN will localize them.
+async fn check_paths(
+    checked: &CheckedTarget,
+    files: &[ShippedFile],
+    conf: &HadoopConf,
+    user: &str,
+) -> Result<(Vec<String>, BTreeMap<String, Resource>), ClientError> {
+    let mut failures = Vec::new();
     if let Some((input, output)) = &checked.builtin_paths {
-        let in_fs = file_system(input, &conf, &user).await?;
+        let in_fs = file_system(input, conf, user).await?;
         match in_fs.list_inputs(input).await {
             Ok(_) => {}
             Err(CoreError::InputMissing(_)) => {
@@ -642,7 +671,7 @@ async fn check(
             }
             Err(e) => return Err(fs_error(format!("cannot list the input {input}"))(e)),
         }
-        let out_fs = file_system(output, &conf, &user).await?;
+        let out_fs = file_system(output, conf, user).await?;
         match out_fs.info(output).await {
             Ok(None) => {}
             Ok(Some(_)) => failures.push(format!(
@@ -652,9 +681,9 @@ async fn check(
         }
     }
     let mut remote_files = BTreeMap::new();
-    for f in &files {
+    for f in files {
         if let FileSource::Remote(uri) = &f.source {
-            let fs = file_system(uri, &conf, &user).await?;
+            let fs = file_system(uri, conf, user).await?;
             match fs.info(uri).await {
                 Ok(Some(i)) if !i.is_dir => {
                     remote_files.insert(
@@ -673,18 +702,7 @@ async fn check(
             }
         }
     }
-    if !failures.is_empty() {
-        return Err(ClientError::Checks(failures));
-    }
-    Ok(Checked {
-        conf,
-        user,
-        default_fs,
-        name,
-        target: checked,
-        files,
-        remote_files,
-    })
+    Ok((failures, remote_files))
 }
 
 /// An application's AM command: the binary with its arguments, quoted for YARN.
@@ -746,6 +764,43 @@ async fn staged_info(
     }
 }
 
+/// A binary read into memory with its content key.
+struct LoadedBinary {
+    path: PathBuf,
+    data: Bytes,
+    key: String,
+}
+
+/// Reads and fingerprints a binary on a blocking thread (a 14 MB binary takes some
+/// 20 ms: the checks' round trips to the cluster hide it).
+fn load_binary(path: PathBuf) -> tokio::task::JoinHandle<Result<LoadedBinary, ClientError>> {
+    tokio::task::spawn_blocking(move || {
+        let data = std::fs::read(&path).map_err(|source| ClientError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let key = content_key(&data);
+        tracing::debug!(bytes = data.len(), "binary read and fingerprinted");
+        Ok(LoadedBinary {
+            path,
+            data: Bytes::from(data),
+            key,
+        })
+    })
+}
+
+/// Waits for [`load_binary`].
+async fn finish_loading(
+    loading: impl std::future::Future<
+        Output = Result<Result<LoadedBinary, ClientError>, tokio::task::JoinError>,
+    >,
+) -> Result<LoadedBinary, ClientError> {
+    loading.await.map_err(|e| ClientError::Io {
+        path: PathBuf::from("(the binary being staged)"),
+        source: std::io::Error::other(e),
+    })?
+}
+
 /// Where submissions keep their binaries: `<fs>/user/<user>/.spindle/cache`.
 pub fn binary_cache_dir(default_fs: &str, user: &str) -> String {
     format!("{}/user/{user}/.spindle/cache", fs_root(default_fs))
@@ -766,13 +821,17 @@ pub fn content_key(data: &[u8]) -> String {
 /// found at its final path.
 async fn cached_binary(
     fs: &dyn FileSystem,
-    local: &Path,
+    binary: LoadedBinary,
     cache: &str,
     name: &str,
 ) -> Result<Resource, ClientError> {
-    let data = read_local(local).await?;
+    let LoadedBinary {
+        path: local,
+        data,
+        key,
+    } = binary;
     let len = data.len() as u64;
-    let dir = format!("{cache}/{}", content_key(&data));
+    let dir = format!("{cache}/{key}");
     let target = format!("{dir}/{name}");
     let what = || format!("cannot stage {} to {target}", local.display());
     let info = match fs.info(&target).await.map_err(fs_error(what()))? {
@@ -798,7 +857,7 @@ async fn cached_binary(
 /// target that a concurrent submission put there first with the same length counts.
 async fn upload(
     fs: &dyn FileSystem,
-    data: Vec<u8>,
+    data: Bytes,
     dir: &str,
     target: &str,
     name: &str,
@@ -807,9 +866,7 @@ async fn upload(
     let len = data.len() as u64;
     fs.mkdirs(dir).await.map_err(fs_error(what.clone()))?;
     let tmp = format!("{dir}/.{name}.{:016x}.tmp", rand::rng().next_u64());
-    fs.write(&tmp, Bytes::from(data))
-        .await
-        .map_err(fs_error(what.clone()))?;
+    fs.write(&tmp, data).await.map_err(fs_error(what.clone()))?;
     if let Err(e) = fs.rename(&tmp, target).await {
         // A concurrent submission of the same build may have got there first.
         let _ = fs.delete(&tmp).await;
@@ -828,17 +885,26 @@ struct Staged {
     files: Vec<(String, Resource)>,
 }
 
-async fn stage(fs: &dyn FileSystem, dir: &str, c: &Checked) -> Result<Staged, ClientError> {
-    fs.mkdirs(dir).await.map_err(fs_error(format!(
+async fn stage(
+    fs: &dyn FileSystem,
+    dir: &str,
+    c: &Checked,
+    binary: LoadedBinary,
+) -> Result<Staged, ClientError> {
+    let cache = binary_cache_dir(&c.default_fs, &c.user);
+    let t = &c.target;
+    let (made, am) = tokio::join!(fs.mkdirs(dir), cached_binary(fs, binary, &cache, &t.name));
+    made.map_err(fs_error(format!(
         "cannot create the staging directory {dir}"
     )))?;
-    let cache = binary_cache_dir(&c.default_fs, &c.user);
+    let am = am?;
     // The same binary is the driver and every executor, unless a test asks the
     // executors to run another build (which they then refuse to serve).
-    let t = &c.target;
-    let am = cached_binary(fs, &t.path, &cache, &t.name).await?;
     let executor = match std::env::var_os(PROGRAM_EXECUTOR_VAR).filter(|v| !v.is_empty()) {
-        Some(other) => cached_binary(fs, Path::new(&other), &cache, &t.name).await?,
+        Some(other) => {
+            let other = finish_loading(load_binary(PathBuf::from(other))).await?;
+            cached_binary(fs, other, &cache, &t.name).await?
+        }
         None => am.clone(),
     };
     let mut files = Vec::new();
@@ -873,14 +939,20 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
     let conf = HadoopConf::from_env()?;
     let user = hadoop_user()?;
     let rm = RmClient::new(&conf.rm_web_url(), &user)?;
-    let c = check(&target, &settings, &rm, conf, user).await?;
+    tracing::debug!("settings read");
+    let mut c = check(&target, &settings, &rm, conf, user).await?;
+    tracing::debug!("checks passed");
 
     let NewApplication { application_id, .. } = rm.new_application().await?;
     let app_id = application_id;
+    tracing::debug!(%app_id, "new application");
     let staging_dir = staging_dir(&c.default_fs, &c.user, &app_id);
     let fs = file_system(&staging_dir, &c.conf, &c.user).await?;
     let staged = tokio::select! {
-        r = stage(fs.as_ref(), &staging_dir, &c) => r,
+        r = async {
+            let binary = finish_loading(&mut c.binary).await?;
+            stage(fs.as_ref(), &staging_dir, &c, binary).await
+        } => r,
         _ = tokio::signal::ctrl_c() => Err(ClientError::Interrupted(format!("while staging {app_id}"))),
     };
     let staged = match staged {
@@ -890,6 +962,7 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
             return Err(e);
         }
     };
+    tracing::debug!("staged");
     let command = program_command(&c.target.name, &c.target.args).map_err(ClientError::Usage)?;
     let am_name = c.target.name.clone();
     let mut environment = am_environment(
@@ -937,17 +1010,20 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
         remove_staging(fs.as_ref(), &staging_dir).await;
         return Err(e);
     }
+    tracing::debug!("submitted");
 
-    let tracking = match rm.app(&app_id).await {
-        Ok(app) => app.tracking_url.filter(|u| !u.is_empty()),
-        Err(_) => None,
-    }
-    .unwrap_or_else(|| {
-        format!(
-            "{}/proxy/{app_id}/",
-            rm.base().as_str().trim_end_matches('/')
-        )
-    });
+    // This report is also the first poll of `follow`.
+    let first = rm.app(&app_id).await.ok();
+    let tracking = first
+        .as_ref()
+        .and_then(|app| app.tracking_url.clone())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "{}/proxy/{app_id}/",
+                rm.base().as_str().trim_end_matches('/')
+            )
+        });
     crate::emit(&format!("{app_id}\ntracking URL: {tracking}\n"));
     if args.detach {
         return Ok(());
@@ -956,9 +1032,11 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
         timeout: args.timeout,
         ..FollowOptions::default()
     };
-    let last = follow(&rm, &app_id, &options).await?;
+    let last = follow(&rm, &app_id, first, &options).await?;
+    tracing::debug!(state = %last.state, "followed to the end");
     // The AM deletes its staging directory itself; this covers an AM that died first.
     remove_staging(fs.as_ref(), &staging_dir).await;
+    tracing::debug!("staging directory removed");
     if last.succeeded() {
         if let Some((_, output)) = &c.target.builtin_paths {
             crate::emit(&format!("output: {output}\n"));
@@ -1146,7 +1224,11 @@ mod tests {
         let cache = format!("file://{}/cache", dir.path().display());
         let bin = dir.path().join("spindle-examples");
         std::fs::write(&bin, b"build one").expect("write");
-        let first = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
+        let load = |p: &Path| {
+            let p = p.to_path_buf();
+            async move { finish_loading(load_binary(p)).await.expect("read") }
+        };
+        let first = cached_binary(&fs, load(&bin).await, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_eq!(first.visibility, Visibility::Private);
@@ -1161,13 +1243,13 @@ mod tests {
             first.uri
         );
         // The same bytes again: the same file, untouched (same modification time).
-        let again = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
+        let again = cached_binary(&fs, load(&bin).await, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_eq!(again, first);
         // A new build gets its own entry; no temporary file is left behind.
         std::fs::write(&bin, b"build two!").expect("write");
-        let second = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
+        let second = cached_binary(&fs, load(&bin).await, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_ne!(second.uri, first.uri);
@@ -1182,7 +1264,7 @@ mod tests {
         let wrong = dir.path().join("cache").join(&key).join("spindle-examples");
         std::fs::write(&bin, b"build one").expect("write");
         std::fs::write(&wrong, b"trunc").expect("write");
-        let fixed = cached_binary(&fs, &bin, &cache, EXAMPLES_BINARY)
+        let fixed = cached_binary(&fs, load(&bin).await, &cache, EXAMPLES_BINARY)
             .await
             .expect("staged");
         assert_eq!(fixed.size, 9);
