@@ -416,6 +416,12 @@ where
     E: std::fmt::Display,
 {
     logging();
+    tracing::debug!("driver process started");
+    // Hashing this executable (the tasks' fingerprint) takes tens of milliseconds:
+    // it runs while the AM registers, not after (`fingerprint` computes it once).
+    std::thread::spawn(|| {
+        let _ = crate::ship::fingerprint();
+    });
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {

@@ -29,6 +29,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
+use spindle_core::fs::FileSystem;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -428,23 +429,7 @@ impl<T: Data> Dataset<T> {
                 &(path.to_string(), job),
                 "save_as_text_file",
             )?;
-            env.runtime.block_on(async {
-                fs.mkdirs(path).await?;
-                for (part, tmp) in written.iter().enumerate() {
-                    fs.rename(
-                        tmp,
-                        &format!("{}/part-{part:05}", path.trim_end_matches('/')),
-                    )
-                    .await?;
-                }
-                fs.delete(&format!("{}/_temporary", path.trim_end_matches('/')))
-                    .await?;
-                fs.write(
-                    &format!("{}/_SUCCESS", path.trim_end_matches('/')),
-                    bytes::Bytes::new(),
-                )
-                .await
-            })?;
+            env.runtime.block_on(commit_parts(&fs, path, &written))?;
             Ok(())
         })();
         if outcome.is_err()
@@ -875,4 +860,39 @@ impl<K: Data + Hash + Eq, V: Data, C: Data> With<(K, V), C> {
         );
         Ok(sc.dataset(Arc::new(node)))
     }
+}
+
+/// Renames in flight at once when an output is committed.
+const RENAMES_IN_FLIGHT: usize = 16;
+
+/// Commits a saved output: each task's file (in `_temporary`) renamed to
+/// `part-NNNNN`, several at once (one NameNode call each, none waiting for another),
+/// then `_temporary` removed and `_SUCCESS` written, together.
+async fn commit_parts(fs: &Arc<dyn FileSystem>, path: &str, written: &[String]) -> Result<()> {
+    let dir = path.trim_end_matches('/');
+    let mut parts = written.iter().enumerate();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < RENAMES_IN_FLIGHT {
+            let Some((part, tmp)) = parts.next() else {
+                break;
+            };
+            let (fs, tmp, to) = (fs.clone(), tmp.clone(), format!("{dir}/part-{part:05}"));
+            running.spawn(async move { fs.rename(&tmp, &to).await });
+        }
+        match running.join_next().await {
+            None => break,
+            Some(renamed) => {
+                renamed.map_err(|e| Error::Internal(format!("renaming a part file: {e}")))??
+            }
+        }
+    }
+    let (temporary, success) = (format!("{dir}/_temporary"), format!("{dir}/_SUCCESS"));
+    let (removed, marked) = tokio::join!(
+        fs.delete(&temporary),
+        fs.write(&success, bytes::Bytes::new())
+    );
+    removed?;
+    marked?;
+    Ok(())
 }
