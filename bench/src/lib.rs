@@ -110,16 +110,21 @@ pub enum System {
     MapReduce,
     /// An AM that registers and unregisters, nothing else (P1 only).
     Floor,
+    /// An AM whose command is `true`, no local resources, submitted by REST and
+    /// polled every 50 ms: the least a user can wait for a YARN application (P1
+    /// only); Spindle's client wall time is compared with its wall time.
+    BareFloor,
 }
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 5] = [
+    pub const ALL: [System; 6] = [
         System::Spindle,
         System::SpindleExecutors,
         System::Spark,
         System::MapReduce,
         System::Floor,
+        System::BareFloor,
     ];
 
     /// The flag/JSON key.
@@ -130,6 +135,7 @@ impl System {
             System::Spark => "spark",
             System::MapReduce => "mapreduce",
             System::Floor => "floor",
+            System::BareFloor => "floor-true",
         }
     }
 
@@ -141,13 +147,22 @@ impl System {
             System::Spark => "Spark on YARN",
             System::MapReduce => "MapReduce",
             System::Floor => "YARN floor",
+            System::BareFloor => "YARN floor, AM `true`",
         }
     }
 
-    /// Runs in P1 only: the floor has no input and `spindle-exec` exists for P3's
+    /// Runs in P1 only: the floors have no input and `spindle-exec` exists for P3's
     /// executor figure on the tiny job.
     pub fn p1_only(self) -> bool {
-        matches!(self, System::Floor | System::SpindleExecutors)
+        matches!(
+            self,
+            System::Floor | System::BareFloor | System::SpindleExecutors
+        )
+    }
+
+    /// Writes an output to check (the floors do not).
+    pub fn has_output(self) -> bool {
+        !matches!(self, System::Floor | System::BareFloor)
     }
 
     /// Parses a key (`mr` is accepted for MapReduce).
@@ -158,8 +173,9 @@ impl System {
             "spark" => Ok(System::Spark),
             "mapreduce" | "mr" => Ok(System::MapReduce),
             "floor" => Ok(System::Floor),
+            "floor-true" => Ok(System::BareFloor),
             other => Err(format!(
-                "unknown system {other:?} (want spindle, spindle-exec, spark, mapreduce, floor)"
+                "unknown system {other:?} (want spindle, spindle-exec, spark, mapreduce, floor, floor-true)"
             )),
         }
     }

@@ -40,8 +40,8 @@ struct Cli {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=10))]
     warmup: u32,
     /// Systems, comma-separated: spindle, spindle-exec (Spindle with
-    /// spindle.uber.max-input=0, P1 only), spark, mapreduce, floor (P1 only)
-    #[arg(long, value_delimiter = ',', default_value = "spindle,spindle-exec,spark,mapreduce,floor", value_parser = System::parse)]
+    /// spindle.uber.max-input=0, P1 only), spark, mapreduce, floor (P1 only), floor-true (an AM whose command is `true`, P1 only)
+    #[arg(long, value_delimiter = ',', default_value = "spindle,spindle-exec,spark,mapreduce,floor,floor-true", value_parser = System::parse)]
     systems: Vec<System>,
     /// Executors for Spindle and Spark
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]

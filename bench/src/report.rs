@@ -157,6 +157,9 @@ pub struct BenchSettings {
     pub spindle_job: String,
     /// What the YARN floor application is.
     pub floor: String,
+    /// What the bare YARN floor (an AM whose command is `true`) is.
+    #[serde(default)]
+    pub bare_floor: String,
     /// What the Spark job is.
     pub spark_job: String,
     /// What the MapReduce job is.
@@ -334,6 +337,74 @@ fn ratio_goal(
     }
 }
 
+/// Runs per round of [`rounds_goal`].
+const ROUND: usize = 3;
+
+/// The client wall time medians of `system`'s good runs, per round of [`ROUND`] runs
+/// (runs 1–3, 4–6, …; a round without a good run is `None`).
+fn round_medians(s: &SystemResult) -> Vec<Option<f64>> {
+    let rounds = s
+        .runs
+        .iter()
+        .map(|r| r.run)
+        .max()
+        .unwrap_or(0)
+        .div_ceil(ROUND);
+    (0..rounds)
+        .map(|k| {
+            let walls: Vec<f64> = s
+                .runs
+                .iter()
+                .filter(|r| r.ok && (r.run - 1) / ROUND == k)
+                .map(|r| r.wall_seconds)
+                .collect();
+            Stats::of(&walls).map(|st| st.median)
+        })
+        .collect()
+}
+
+/// A goal on `a`'s client wall time over `b`'s in every round, as issue 16 measured
+/// it (medians of 3, round by round): the worst round's ratio is the value.
+fn rounds_goal(id: &str, text: &str, part: Option<&Part>, a: &str, b: &str, cmp: Cmp) -> Goal {
+    let (sa, sb) = (part.and_then(|p| p.get(a)), part.and_then(|p| p.get(b)));
+    let invalid = [sa, sb].iter().flatten().any(|s| s.bad_runs() > 0);
+    let ratios: Option<Vec<f64>> = match (sa, sb) {
+        (Some(sa), Some(sb)) => round_medians(sa)
+            .into_iter()
+            .zip(round_medians(sb))
+            .map(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+                _ => None,
+            })
+            .collect::<Option<Vec<f64>>>()
+            .filter(|r| !r.is_empty()),
+        _ => None,
+    };
+    let value = ratios
+        .as_ref()
+        .and_then(|r| r.iter().copied().max_by(f64::total_cmp));
+    let measured = match &ratios {
+        Some(r) => format!(
+            "worst {:.2} of {} round(s): {}",
+            value.unwrap_or(f64::NAN),
+            r.len(),
+            r.iter()
+                .map(|x| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => format!("not measured: {a} and {b} in rounds of {ROUND} runs"),
+    };
+    Goal {
+        id: id.into(),
+        text: text.into(),
+        target: target_text(&cmp, "×"),
+        status: judge(value, invalid, &cmp),
+        value,
+        measured,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn value_goal(
     id: &str,
@@ -364,6 +435,7 @@ pub fn check_goals(r: &Results) -> Vec<Goal> {
     let p2 = r.p2.as_ref();
     let rm = |s: &SystemResult| s.rm_seconds;
     let tp = |s: &SystemResult| s.throughput_mb_s;
+    let wall = |s: &SystemResult| s.wall_seconds;
     let mut g = vec![
         ratio_goal(
             "P1-spark",
@@ -397,6 +469,25 @@ pub fn check_goals(r: &Results) -> Vec<Goal> {
             Cmp::AtMost(1.5),
             " s",
             2,
+        ),
+        ratio_goal(
+            "P1-wall",
+            "P1 tiny job: Spindle's client wall time ≤ 1.5× the bare YARN floor's (an AM whose command is `true`, polled every 50 ms)",
+            p1,
+            "spindle",
+            "floor-true",
+            wall,
+            Cmp::AtMost(1.5),
+            " s",
+            2,
+        ),
+        rounds_goal(
+            "P1-wall-rounds",
+            "P1 tiny job: the same in every round of 3 runs (each round's medians; the worst round shown)",
+            p1,
+            "spindle",
+            "floor-true",
+            Cmp::AtMost(1.5),
         ),
         ratio_goal(
             "P2-spark",
@@ -746,6 +837,7 @@ pub fn markdown(r: &Results) -> String {
         ("Spark", s.spark_job.clone()),
         ("MapReduce", s.mapreduce_job.clone()),
         ("YARN floor", s.floor.clone()),
+        ("YARN floor, AM `true`", s.bare_floor.clone()),
         ("Single-machine limit", s.local_job.clone()),
         ("P5 jobs", s.sort_jobs.clone()),
         (
@@ -895,6 +987,77 @@ mod tests {
         assert_eq!((tp.min, tp.max), (0.25, 0.5));
         assert_eq!(s.am_peak_mb.expect("am").max, 3.0);
         assert_eq!(s.executor_containers, Some(1.0));
+    }
+
+    #[test]
+    fn client_wall_goals_on_medians_and_on_every_round() {
+        // Spindle's wall times by run (run number, seconds); the bare floor's are 0.3 s.
+        let walls = |ws: &[(usize, f64)]| -> Vec<RunRecord> {
+            ws.iter()
+                .map(|&(n, w)| RunRecord {
+                    run: n,
+                    wall_seconds: w,
+                    ..run(w, true, true, 1, 1)
+                })
+                .collect()
+        };
+        let floor: Vec<(usize, f64)> = (1..=6).map(|n| (n, 0.3)).collect();
+        let part = |spindle: &[(usize, f64)]| Part {
+            input_bytes: 1024,
+            input_path: "/in".into(),
+            reference: None,
+            systems: vec![
+                system("spindle", walls(spindle), 1024),
+                system("floor-true", walls(&floor), 1024),
+            ],
+        };
+        let goals_of = |p: Part| {
+            check_goals(&Results {
+                p1: Some(p),
+                ..Default::default()
+            })
+        };
+        // Median of all: 0.41 / 0.3; rounds: 0.39 and 0.42 → worst 1.4.
+        let g = goals_of(part(&[
+            (1, 0.39),
+            (2, 0.60),
+            (3, 0.35),
+            (4, 0.42),
+            (5, 0.40),
+            (6, 0.45),
+        ]));
+        let find = |id: &str| g.iter().find(|x| x.id == id).expect(id).clone();
+        let median = find("P1-wall");
+        assert_eq!(median.status, GoalStatus::Pass);
+        assert!((median.value.expect("value") - 0.41 / 0.3).abs() < 1e-9);
+        let rounds = find("P1-wall-rounds");
+        assert_eq!(rounds.status, GoalStatus::Pass);
+        assert!((rounds.value.expect("value") - 1.4).abs() < 1e-9);
+        assert!(
+            rounds.measured.contains("2 round(s)"),
+            "{}",
+            rounds.measured
+        );
+        // One slow round fails the rounds goal while the overall median still passes.
+        let g = goals_of(part(&[
+            (1, 0.39),
+            (2, 0.35),
+            (3, 0.36),
+            (4, 0.50),
+            (5, 0.40),
+            (6, 0.47),
+        ]));
+        let find = |id: &str| g.iter().find(|x| x.id == id).expect(id).clone();
+        assert_eq!(find("P1-wall").status, GoalStatus::Pass);
+        assert_eq!(find("P1-wall-rounds").status, GoalStatus::Miss);
+        // Without the bare floor, neither is measured.
+        let g = goals_of(Part {
+            systems: vec![system("spindle", walls(&[(1, 0.4)]), 1024)],
+            ..part(&[])
+        });
+        let find = |id: &str| g.iter().find(|x| x.id == id).expect(id).clone();
+        assert_eq!(find("P1-wall").status, GoalStatus::NotMeasured);
+        assert_eq!(find("P1-wall-rounds").status, GoalStatus::NotMeasured);
     }
 
     #[test]

@@ -145,7 +145,13 @@ impl Rm {
     }
 
     /// Polls until the application is in a final state, for at most `limit`.
-    pub async fn wait_final(&self, id: &str, limit: Duration) -> Result<AppReport, BenchError> {
+    /// Polls `id` every `every` until it ends or `limit` passes.
+    pub async fn wait_final(
+        &self,
+        id: &str,
+        limit: Duration,
+        every: Duration,
+    ) -> Result<AppReport, BenchError> {
         let deadline = Instant::now() + limit;
         loop {
             let r = self.app(id).await?;
@@ -158,7 +164,7 @@ impl Rm {
                     secs: limit.as_secs(),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(every).await;
         }
     }
 

@@ -162,6 +162,11 @@ pub async fn run(cfg: &BenchConfig) -> Result<Results, BenchError> {
              its binary is localized from HDFS like Spindle's AM (staged once, not timed; PRIVATE, so cached on the nodes like Spindle's)",
             super::systems::FLOOR_COMMAND.split(" 1>").next().unwrap_or_default()
         ),
+        bare_floor: "an AM whose command is `true`, no local resources, 128 MB, submitted through the RM REST API and polled every 50 ms; \
+            it exits without registering, so YARN ends it FAILED (exit code 0). Its wall time (from asking for an application id to \
+            seeing it ended) is the least a user can wait for a YARN application, and Spindle's client wall time (from starting \
+            `spindle submit` to its exit) is compared with it"
+            .into(),
         spark_job: format!(
             "pyspark {} from PyPI (Spark's jars, YARN module included) in a venv; `spark-submit --master yarn --deploy-mode cluster` \
              of a Java DataFrame word count (split on `[ \\t\\n\\r\\f]+`, groupBy().count(), text output `word\\tcount`), \
@@ -574,7 +579,7 @@ async fn measure(
             record.wall_seconds = ran.wall_seconds;
             record.memory = Some(observed.for_app(&ran.report.id));
             record.ok = true;
-            if system != System::Floor {
+            if system.has_output() {
                 match env.hdfs.read_parts(&output).await {
                     Err(e) => {
                         record.ok = false;
@@ -597,7 +602,7 @@ async fn measure(
             }
         }
     }
-    if system != System::Floor
+    if system.has_output()
         && let Err(e) = env.hdfs.delete(&output).await
     {
         progress(&format!("warning: could not delete {output}: {e}"));

@@ -36,6 +36,10 @@ pub(super) struct Ran {
 
 /// How long the RM may take to show a final state after the client returned.
 const SETTLE: Duration = Duration::from_secs(120);
+/// How often the floors' and settling applications' states are polled.
+const SETTLE_POLL: Duration = Duration::from_millis(100);
+/// How often the bare floor's state is polled (as issue 16 measured it).
+const BARE_FLOOR_POLL: Duration = Duration::from_millis(50);
 
 /// The first `application_<ts>_<n>` in a text.
 pub fn find_app_id(text: &str) -> Option<String> {
@@ -68,6 +72,7 @@ pub(super) async fn run_job(
         System::Spark => spark_job(env, workload, input, output, tag).await,
         System::MapReduce => mapreduce(env, workload, input, output, tag).await,
         System::Floor => floor(env, tag).await,
+        System::BareFloor => bare_floor(env, tag).await,
     }
 }
 
@@ -147,7 +152,7 @@ async fn conclude(
             last_lines(&end.text, 15)
         )));
     };
-    let report = env.rm.wait_final(&id, SETTLE).await?;
+    let report = env.rm.wait_final(&id, SETTLE, SETTLE_POLL).await?;
     if !success || !report.succeeded() {
         return Err(fail(format!(
             "{id} ended {}/{}; diagnostics: {}\nclient {}; last lines ({}):\n{}",
@@ -348,7 +353,11 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
     let started = Instant::now();
     let id = env.rm.new_application().await?;
     env.rm.submit(&floor_body(&id, tag, resource)).await?;
-    let report = match env.rm.wait_final(&id, Duration::from_secs(300)).await {
+    let report = match env
+        .rm
+        .wait_final(&id, Duration::from_secs(300), SETTLE_POLL)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             env.rm.kill(&id).await;
@@ -361,6 +370,57 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
             system: "floor".into(),
             detail: format!(
                 "{id} ended {}/{}: {}",
+                report.state,
+                report.final_status,
+                report.diagnostics.trim()
+            ),
+        });
+    }
+    Ok(Ran {
+        report,
+        wall_seconds,
+    })
+}
+
+/// The REST submission of the bare floor: an AM whose command is `true`, nothing to
+/// localize. It exits without registering, so YARN ends it FAILED (exit code 0):
+/// what is timed is how soon YARN can run a process and report it gone.
+pub fn bare_floor_body(app_id: &str, name: &str) -> Value {
+    json!({
+        "application-id": app_id,
+        "application-name": name,
+        "application-type": "SPINDLE-FLOOR",
+        "queue": "default",
+        "max-app-attempts": 1,
+        "resource": {"memory": 128, "vCores": 1},
+        "am-container-spec": {"commands": {"command": "true"}},
+    })
+}
+
+/// The bare floor, timed as a user waits: from asking for an id to seeing it ended,
+/// polling every 50 ms.
+async fn bare_floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
+    let started = Instant::now();
+    let id = env.rm.new_application().await?;
+    env.rm.submit(&bare_floor_body(&id, tag)).await?;
+    let report = match env
+        .rm
+        .wait_final(&id, Duration::from_secs(300), BARE_FLOOR_POLL)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            env.rm.kill(&id).await;
+            return Err(e);
+        }
+    };
+    let wall_seconds = started.elapsed().as_secs_f64();
+    // Its AM ran `true` and exited 0; anything else (a launch failure) is no floor.
+    if !report.diagnostics.contains("exitCode: 0") && !report.succeeded() {
+        return Err(BenchError::JobFailed {
+            system: "floor-true".into(),
+            detail: format!(
+                "{id} ended {}/{} without its AM exiting 0: {}",
                 report.state,
                 report.final_status,
                 report.diagnostics.trim()
