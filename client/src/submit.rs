@@ -41,6 +41,8 @@ pub const SECRET_ALIAS: &str = spindle_core::transport::SECRET_ALIAS;
 /// For tests only: executors of an application run this binary instead of the
 /// application's own (to check that they refuse a driver of another build).
 pub const PROGRAM_EXECUTOR_VAR: &str = "SPINDLE_TEST_PROGRAM_EXECUTOR";
+/// The AM's binary's SHA-256 as the client staged it (read by `spindle`'s driver).
+pub const PROGRAM_SHA256_VAR: &str = "SPINDLE_PROGRAM_SHA256";
 /// The redirections YARN fills in with the container's log directory.
 const LOG_REDIRECTS: &str = "1><LOG_DIR>/stdout 2><LOG_DIR>/stderr";
 
@@ -768,7 +770,8 @@ async fn staged_info(
 struct LoadedBinary {
     path: PathBuf,
     data: Bytes,
-    key: String,
+    /// Its whole SHA-256 in hex; the first 32 digits are its cache key.
+    sha256: String,
 }
 
 /// Reads and fingerprints a binary on a blocking thread (a 14 MB binary takes some
@@ -779,12 +782,12 @@ fn load_binary(path: PathBuf) -> tokio::task::JoinHandle<Result<LoadedBinary, Cl
             path: path.clone(),
             source,
         })?;
-        let key = content_key(&data);
+        let sha256 = sha256_hex(&data);
         tracing::debug!(bytes = data.len(), "binary read and fingerprinted");
         Ok(LoadedBinary {
             path,
             data: Bytes::from(data),
-            key,
+            sha256,
         })
     })
 }
@@ -806,12 +809,21 @@ pub fn binary_cache_dir(default_fs: &str, user: &str) -> String {
     format!("{}/user/{user}/.spindle/cache", fs_root(default_fs))
 }
 
-/// The cache key of a binary: the first 128 bits of its SHA-256, in hex.
-pub fn content_key(data: &[u8]) -> String {
-    Sha256::digest(data)[..16]
+/// The SHA-256 of a binary, in hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The cache key of a binary: the first 128 bits of its SHA-256, in hex.
+pub fn content_key(data: &[u8]) -> String {
+    key_of(&sha256_hex(data)).to_string()
+}
+
+fn key_of(sha256_hex: &str) -> &str {
+    &sha256_hex[..32]
 }
 
 /// Stages a binary once per content, at `<cache>/<content key>/<name>` with PRIVATE
@@ -828,10 +840,10 @@ async fn cached_binary(
     let LoadedBinary {
         path: local,
         data,
-        key,
+        sha256,
     } = binary;
     let len = data.len() as u64;
-    let dir = format!("{cache}/{key}");
+    let dir = format!("{cache}/{}", key_of(&sha256));
     let target = format!("{dir}/{name}");
     let what = || format!("cannot stage {} to {target}", local.display());
     let info = match fs.info(&target).await.map_err(fs_error(what()))? {
@@ -881,6 +893,9 @@ async fn upload(
 /// The staged binaries and files.
 struct Staged {
     am: Resource,
+    /// The AM's binary's SHA-256 (hex): the driver's fingerprint, which it need not
+    /// compute before its first task (see `spindle::ship`).
+    am_sha256: String,
     executor: Resource,
     files: Vec<(String, Resource)>,
 }
@@ -893,6 +908,7 @@ async fn stage(
 ) -> Result<Staged, ClientError> {
     let cache = binary_cache_dir(&c.default_fs, &c.user);
     let t = &c.target;
+    let am_sha256 = binary.sha256.clone();
     let (made, am) = tokio::join!(fs.mkdirs(dir), cached_binary(fs, binary, &cache, &t.name));
     made.map_err(fs_error(format!(
         "cannot create the staging directory {dir}"
@@ -920,6 +936,7 @@ async fn stage(
     }
     Ok(Staged {
         am,
+        am_sha256,
         executor,
         files,
     })
@@ -981,6 +998,7 @@ pub async fn run(args: SubmitArgs) -> Result<(), ClientError> {
             "SPINDLE_HISTORY_DIR".to_string(),
             history_dir(&c.default_fs, &c.user, settings.history_dir.as_deref()),
         ),
+        (PROGRAM_SHA256_VAR.to_string(), staged.am_sha256.clone()),
         (
             "SPINDLE_UI_LINGER".to_string(),
             settings.ui_linger_secs.to_string(),

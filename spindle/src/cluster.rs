@@ -105,13 +105,16 @@ async fn resolve(host: &str) -> Result<IpAddr> {
 /// Runs the driver's tasks in this process (an executor container, or inside the AM).
 struct Runner {
     env: Arc<TaskEnv>,
+    /// `Driver` in an executor container; `ThisProcess` for the executor inside the
+    /// AM, whose tasks come from the driver beside it.
+    origin: Origin,
 }
 
 impl TaskRunner for Runner {
     fn run(&self, task: TaskRequest) -> std::result::Result<TaskOutput, String> {
         run_task(
             &task.payload,
-            Origin::Driver,
+            self.origin,
             self.env.clone(),
             task.stage_id,
             task.partition as usize,
@@ -214,7 +217,10 @@ fn executor() -> Result<ExitReason> {
         .join()
         .map_err(|_| Error::Internal("hashing the executable panicked".into()))??;
     tracing::info!(task_memory, location = %env.location, "executor starting");
-    let runner: Arc<dyn TaskRunner> = Arc::new(Runner { env });
+    let runner: Arc<dyn TaskRunner> = Arc::new(Runner {
+        env,
+        origin: Origin::Driver,
+    });
     rt.block_on(spindle_executor::run_tasks(config, runner))
         .map_err(|e| Error::invalid("registration with the driver", e.to_string()))
 }
@@ -254,6 +260,10 @@ struct YarnBackend {
     in_am: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Dropped after the in-AM executor: its map outputs live here.
     in_am_scratch: Mutex<Option<tempfile::TempDir>>,
+    /// The fingerprint tasks carry, as `spindle submit` claimed it: confirmed against
+    /// this executable's own hash before any task goes to a container.
+    claim: Option<crate::ship::Fingerprint>,
+    confirmed: AtomicBool,
 }
 
 impl YarnBackend {
@@ -312,7 +322,10 @@ impl YarnBackend {
             // Inputs are small by definition here; the AM's container is too.
             32 * MIB,
         ))?;
-        let runner: Arc<dyn TaskRunner> = Arc::new(Runner { env });
+        let runner: Arc<dyn TaskRunner> = Arc::new(Runner {
+            env,
+            origin: Origin::ThisProcess,
+        });
         *in_am = Some(self.handle.spawn(async move {
             if let Err(e) = spindle_executor::run_tasks(config, runner).await {
                 tracing::error!("the executor inside the AM failed: {e}");
@@ -354,6 +367,13 @@ impl Backend for YarnBackend {
 
     fn run_stage(&self, stage: &StageTasks) -> Result<Vec<Vec<u8>>> {
         self.place(stage)?;
+        if self.placement.containers.load(Ordering::SeqCst)
+            && let Some(claim) = &self.claim
+            && !self.confirmed.load(Ordering::SeqCst)
+        {
+            crate::ship::confirm_claim(claim)?;
+            self.confirmed.store(true, Ordering::SeqCst);
+        }
         let payloads: HashMap<u32, Bytes> = stage
             .tasks
             .iter()
@@ -417,8 +437,10 @@ where
 {
     logging();
     tracing::debug!("driver process started");
-    // Hashing this executable (the tasks' fingerprint) takes tens of milliseconds:
-    // it runs while the AM registers, not after (`fingerprint` computes it once).
+    // Hashing this executable (the tasks' fingerprint) takes tens of milliseconds: it
+    // runs while the AM registers and the first tasks run (`fingerprint` computes it
+    // once; under spindle submit the driver starts from the client's claim and only
+    // confirms it before a task leaves this process).
     std::thread::spawn(|| {
         let _ = crate::ship::fingerprint();
     });
@@ -498,6 +520,13 @@ fn driver_context(
         location: String::new(),
         executor: String::new(),
     });
+    // Under spindle submit, the hash the client computed of the staged binary: the
+    // driver starts without waiting for its own (see `ship`).
+    let claim = crate::ship::claimed_fingerprint()?;
+    let fingerprint = match claim {
+        Some(f) => f,
+        None => crate::ship::fingerprint()?,
+    };
     let uber_max_bytes = std::env::var("SPINDLE_UBER_MAX_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -510,8 +539,9 @@ fn driver_context(
         placement,
         in_am: Mutex::new(None),
         in_am_scratch: Mutex::new(None),
+        claim,
+        confirmed: AtomicBool::new(false),
     };
-    let fingerprint = crate::ship::fingerprint()?;
     Context::assemble(
         config,
         rt.clone(),

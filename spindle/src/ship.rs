@@ -17,7 +17,12 @@
 //!   *in the binary that made it*; and (2) a [`Verified`] (the only way to resolve) is
 //!   only handed out after the task's fingerprint, the SHA-256 of the driver's
 //!   executable, equals this process's own ([`Verified::check`]); the same bytes loaded
-//!   anywhere put the same function at the same offset. What an entry then returns is
+//!   anywhere put the same function at the same offset. Under `spindle submit` the
+//!   driver starts with the SHA-256 the client computed of the very bytes it staged as
+//!   the AM's binary ([`claimed_fingerprint`]), so that it need not hash its own
+//!   executable before its first task; tasks that stay in the AM are this process's
+//!   own, and before any task leaves it, [`confirm_claim`] checks the claim against the
+//!   executable's own hash. What an entry then returns is
 //!   a `Box<dyn Any>`, checked by `downcast`, so a mix-up between entries of different
 //!   types is an error, not undefined behaviour. The trust boundary is the driver: a
 //!   forged offset is arbitrary code execution, so task bytes are only ever accepted
@@ -104,6 +109,50 @@ fn hash_file(path: &std::path::Path) -> std::io::Result<Fingerprint> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().into())
+}
+
+/// Where `spindle submit` puts the SHA-256 (hex) of the binary it staged for the AM.
+const CLAIM_VAR: &str = "SPINDLE_PROGRAM_SHA256";
+
+/// The driver's fingerprint as `spindle submit` computed it ([`CLAIM_VAR`]); `None`
+/// when it is not set. To be confirmed by [`confirm_claim`] before a task leaves this
+/// process.
+pub(crate) fn claimed_fingerprint() -> Result<Option<Fingerprint>, Error> {
+    let Ok(text) = std::env::var(CLAIM_VAR) else {
+        return Ok(None);
+    };
+    parse_hex(&text).map(Some).ok_or_else(|| {
+        Error::invalid(
+            CLAIM_VAR,
+            format!("{text:?} is not a SHA-256 in hex (64 digits)"),
+        )
+    })
+}
+
+fn parse_hex(text: &str) -> Option<Fingerprint> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks(2)) {
+        *o = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Checks a claimed fingerprint against this executable's own hash.
+pub(crate) fn confirm_claim(claim: &Fingerprint) -> Result<(), Error> {
+    let own = fingerprint()?;
+    if &own != claim {
+        return Err(Error::Fingerprint(format!(
+            "this executable hashes to {}…, not to the {}… that spindle submit staged; \
+             no task was sent to an executor",
+            hex(&own),
+            hex(claim)
+        )));
+    }
+    Ok(())
 }
 
 /// Proof that the bytes being decoded were made by a process running this very binary.
@@ -220,6 +269,21 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("different binary"), "{msg}");
         assert!(Verified::check(&fingerprint().expect("hash")).is_ok());
+    }
+
+    #[test]
+    fn claims_are_parsed_and_confirmed_against_the_own_hash() {
+        let own = fingerprint().expect("hash");
+        let text: String = own.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(parse_hex(&text), Some(own));
+        assert_eq!(parse_hex(&text.to_uppercase()), Some(own));
+        assert_eq!(parse_hex(&text[..62]), None);
+        assert_eq!(parse_hex(&format!("{}zz", &text[..62])), None);
+        assert!(confirm_claim(&own).is_ok());
+        let mut other = own;
+        other[31] ^= 1;
+        let e = confirm_claim(&other).expect_err("another hash is refused");
+        assert!(e.to_string().contains("not to the"), "{e}");
     }
 
     #[test]
