@@ -363,19 +363,19 @@ fn round_medians(s: &SystemResult) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// A goal on `a`'s client wall time over `b`'s in every round, as issue 16 measured
-/// it (medians of 3, round by round): the worst round's ratio is the value.
+/// A goal on `a`'s client wall time in every round, as issue 16 measured it (medians
+/// of 3, round by round, against the floor's steady figure): each round's median over
+/// `b`'s median of all runs; the worst round's ratio is the value. (The floor's own
+/// rounds swing with the NodeManager heartbeats as much as anyone's; its median over
+/// all runs is the steady reference the issue compared with.)
 fn rounds_goal(id: &str, text: &str, part: Option<&Part>, a: &str, b: &str, cmp: Cmp) -> Goal {
     let (sa, sb) = (part.and_then(|p| p.get(a)), part.and_then(|p| p.get(b)));
     let invalid = [sa, sb].iter().flatten().any(|s| s.bad_runs() > 0);
-    let ratios: Option<Vec<f64>> = match (sa, sb) {
-        (Some(sa), Some(sb)) => round_medians(sa)
+    let floor = sb.and_then(|s| s.wall_seconds).map(|w| w.median);
+    let ratios: Option<Vec<f64>> = match (sa, floor) {
+        (Some(sa), Some(y)) if y > 0.0 => round_medians(sa)
             .into_iter()
-            .zip(round_medians(sb))
-            .map(|(x, y)| match (x, y) {
-                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
-                _ => None,
-            })
+            .map(|x| x.map(|x| x / y))
             .collect::<Option<Vec<f64>>>()
             .filter(|r| !r.is_empty()),
         _ => None,
@@ -483,7 +483,7 @@ pub fn check_goals(r: &Results) -> Vec<Goal> {
         ),
         rounds_goal(
             "P1-wall-rounds",
-            "P1 tiny job: the same in every round of 3 runs (each round's medians; the worst round shown)",
+            "P1 tiny job: the same for every round of 3 runs (each round's median against the floor's median; the worst round shown)",
             p1,
             "spindle",
             "floor-true",
@@ -991,7 +991,7 @@ mod tests {
 
     #[test]
     fn client_wall_goals_on_medians_and_on_every_round() {
-        // Spindle's wall times by run (run number, seconds); the bare floor's are 0.3 s.
+        // Spindle's wall times by run (run number, seconds).
         let walls = |ws: &[(usize, f64)]| -> Vec<RunRecord> {
             ws.iter()
                 .map(|&(n, w)| RunRecord {
@@ -1001,7 +1001,9 @@ mod tests {
                 })
                 .collect()
         };
-        let floor: Vec<(usize, f64)> = (1..=6).map(|n| (n, 0.3)).collect();
+        // The floor's median is 0.3 s; its second round's is 0.2 s, which the rounds
+        // goal does not divide by (the floor's median over all runs is the reference).
+        let floor = [(1, 0.3), (2, 0.3), (3, 0.3), (4, 0.2), (5, 0.2), (6, 0.3)];
         let part = |spindle: &[(usize, f64)]| Part {
             input_bytes: 1024,
             input_path: "/in".into(),
