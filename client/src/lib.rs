@@ -11,6 +11,7 @@ pub mod aggregated_logs;
 pub mod cli;
 pub mod follow;
 pub mod history;
+pub mod keycache;
 pub mod local;
 pub mod logs;
 pub mod report;

@@ -25,6 +25,7 @@ use spindle_hadoop_ipc::Visibility;
 
 use crate::cli::{Job, SubmitArgs, Target};
 use crate::follow::{FollowOptions, follow};
+use crate::keycache::{KeyCache, Stamp};
 use crate::rm::{NewApplication, ResourceLimit, RmClient, SchedulerFacts};
 use crate::shell;
 use crate::{ClientError, hadoop_user};
@@ -769,26 +770,50 @@ async fn staged_info(
 /// A binary read into memory with its content key.
 struct LoadedBinary {
     path: PathBuf,
-    data: Bytes,
+    /// Its bytes; `None` when its hash came from the local memo (read if it must be
+    /// uploaded after all).
+    data: Option<Bytes>,
+    len: u64,
     /// Its whole SHA-256 in hex; the first 32 digits are its cache key.
     sha256: String,
 }
 
-/// Reads and fingerprints a binary on a blocking thread (a 14 MB binary takes some
-/// 20 ms: the checks' round trips to the cluster hide it).
+/// Fingerprints a binary on a blocking thread: from the local memo of hashes when the
+/// file is unchanged since it was last hashed, else by reading it (a 14 MB binary
+/// takes some 20 ms; the checks' round trips to the cluster hide part of it).
 fn load_binary(path: PathBuf) -> tokio::task::JoinHandle<Result<LoadedBinary, ClientError>> {
-    tokio::task::spawn_blocking(move || {
-        let data = std::fs::read(&path).map_err(|source| ClientError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let sha256 = sha256_hex(&data);
-        tracing::debug!(bytes = data.len(), "binary read and fingerprinted");
-        Ok(LoadedBinary {
-            path,
-            data: Bytes::from(data),
+    tokio::task::spawn_blocking(move || read_binary(&path, KeyCache::default_location().as_ref()))
+}
+
+fn read_binary(path: &Path, memo: Option<&KeyCache>) -> Result<LoadedBinary, ClientError> {
+    let io = |source| ClientError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let stamp = Stamp::of(path).map_err(io)?;
+    if let Some(sha256) = memo.and_then(|m| m.lookup(&stamp)) {
+        tracing::debug!("binary's hash from the local memo");
+        return Ok(LoadedBinary {
+            path: path.to_path_buf(),
+            data: None,
+            len: stamp.bytes(),
             sha256,
-        })
+        });
+    }
+    let data = std::fs::read(path).map_err(io)?;
+    let sha256 = sha256_hex(&data);
+    tracing::debug!(bytes = data.len(), "binary read and fingerprinted");
+    // Remembered only when the file did not change while it was read.
+    if let Some(memo) = memo
+        && Stamp::of(path).is_ok_and(|now| now == stamp)
+    {
+        memo.remember(stamp, &sha256);
+    }
+    Ok(LoadedBinary {
+        path: path.to_path_buf(),
+        len: data.len() as u64,
+        data: Some(Bytes::from(data)),
+        sha256,
     })
 }
 
@@ -840,9 +865,9 @@ async fn cached_binary(
     let LoadedBinary {
         path: local,
         data,
+        len,
         sha256,
     } = binary;
-    let len = data.len() as u64;
     let dir = format!("{cache}/{}", key_of(&sha256));
     let target = format!("{dir}/{name}");
     let what = || format!("cannot stage {} to {target}", local.display());
@@ -853,6 +878,27 @@ async fn cached_binary(
                 // Not what this key promises (someone wrote over it): replace it.
                 fs.delete(&target).await.map_err(fs_error(what()))?;
             }
+            let data = match data {
+                Some(data) => data,
+                None => {
+                    // The memo gave the hash; the bytes are read now, and must be
+                    // what it said.
+                    let read = {
+                        let local = local.clone();
+                        tokio::task::spawn_blocking(move || read_binary(&local, None))
+                    };
+                    let read = finish_loading(read).await?;
+                    if read.sha256 != sha256 {
+                        return Err(ClientError::Io {
+                            path: local,
+                            source: std::io::Error::other(
+                                "the file changed while it was being staged; submit again",
+                            ),
+                        });
+                    }
+                    read.data.unwrap_or_default()
+                }
+            };
             upload(fs, data, &dir, &target, name, what()).await?;
             staged_info(fs, &target, what()).await?
         }
@@ -1244,7 +1290,7 @@ mod tests {
         std::fs::write(&bin, b"build one").expect("write");
         let load = |p: &Path| {
             let p = p.to_path_buf();
-            async move { finish_loading(load_binary(p)).await.expect("read") }
+            async move { read_binary(&p, None).expect("read") }
         };
         let first = cached_binary(&fs, load(&bin).await, &cache, EXAMPLES_BINARY)
             .await
@@ -1287,6 +1333,39 @@ mod tests {
             .expect("staged");
         assert_eq!(fixed.size, 9);
         assert_eq!(std::fs::read(&wrong).expect("read"), b"build one");
+    }
+
+    #[tokio::test]
+    async fn a_remembered_hash_skips_reading_until_an_upload_needs_the_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let memo = KeyCache::at(dir.path().join("memo.json"));
+        let fs = spindle_core::fs::LocalFs::new(0);
+        let bin = dir.path().join("my-app");
+        std::fs::write(&bin, b"build one").expect("write");
+        let first = read_binary(&bin, Some(&memo)).expect("read");
+        assert!(first.data.is_some());
+        assert_eq!(first.sha256, sha256_hex(b"build one"));
+        let again = read_binary(&bin, Some(&memo)).expect("read");
+        assert!(again.data.is_none(), "hashed again");
+        assert_eq!(
+            (again.sha256.as_str(), again.len),
+            (first.sha256.as_str(), 9)
+        );
+        // Not in this cluster's cache yet: the bytes are read for the upload.
+        let cache = format!("file://{}/cache", dir.path().display());
+        let staged = cached_binary(&fs, again, &cache, "my-app")
+            .await
+            .expect("staged");
+        assert_eq!(staged.size, 9);
+        // A memo that lies (it cannot, short of a file rewritten with its times
+        // restored) is caught before anything is uploaded under the wrong key.
+        memo.remember(Stamp::of(&bin).expect("stamp"), &sha256_hex(b"other"));
+        let lied = read_binary(&bin, Some(&memo)).expect("read");
+        let other_cache = format!("file://{}/other", dir.path().display());
+        let e = cached_binary(&fs, lied, &other_cache, "my-app")
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("changed while"), "{e}");
     }
 
     #[test]
