@@ -437,13 +437,16 @@ where
 {
     logging();
     tracing::debug!("driver process started");
-    // Hashing this executable (the tasks' fingerprint) takes tens of milliseconds: it
-    // runs while the AM registers and the first tasks run (`fingerprint` computes it
-    // once; under spindle submit the driver starts from the client's claim and only
-    // confirms it before a task leaves this process).
-    std::thread::spawn(|| {
-        let _ = crate::ship::fingerprint();
-    });
+    // Hashing this executable (the tasks' fingerprint) takes tens of milliseconds of a
+    // core. Under spindle submit the driver starts from the client's claim and hashes
+    // only to confirm it before a task first leaves this process (never, for a job
+    // that runs inside the AM); otherwise the hash runs while the AM registers
+    // (`fingerprint` computes it once).
+    if !matches!(crate::ship::claimed_fingerprint(), Ok(Some(_))) {
+        std::thread::spawn(|| {
+            let _ = crate::ship::fingerprint();
+        });
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
