@@ -328,8 +328,8 @@ async fn mapreduce(
 pub const FLOOR_COMMAND: &str =
     "./spindle-am shell --command true --containers 0 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr";
 
-/// The REST submission of the floor application.
-pub fn floor_body(app_id: &str, name: &str, resource: &Value) -> Value {
+/// A floor's REST submission: one attempt of a 128 MB AM running `am`.
+fn floor_request(app_id: &str, name: &str, am: Value) -> Value {
     json!({
         "application-id": app_id,
         "application-name": name,
@@ -337,12 +337,21 @@ pub fn floor_body(app_id: &str, name: &str, resource: &Value) -> Value {
         "queue": "default",
         "max-app-attempts": 1,
         "resource": {"memory": 128, "vCores": 1},
-        "am-container-spec": {
+        "am-container-spec": am,
+    })
+}
+
+/// The REST submission of the floor application.
+pub fn floor_body(app_id: &str, name: &str, resource: &Value) -> Value {
+    floor_request(
+        app_id,
+        name,
+        json!({
             "local-resources": {"entry": [resource]},
             "environment": {"entry": [{"key": "RUST_LOG", "value": "warn"}]},
             "commands": {"command": FLOOR_COMMAND},
-        },
-    })
+        }),
+    )
 }
 
 async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
@@ -350,14 +359,29 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
         .floor_resource
         .as_ref()
         .ok_or_else(|| BenchError::Invalid("the floor AM was not staged".into()))?;
+    timed_rest_app(
+        env,
+        "floor",
+        SETTLE_POLL,
+        |id| floor_body(id, tag, resource),
+        |r| r.succeeded(),
+    )
+    .await
+}
+
+/// Submits `body(id)` through the RM REST API and waits, polling every `poll`, until
+/// it ended and `ended_well` says so; timed from asking for the id to seeing the end.
+async fn timed_rest_app(
+    env: &Env<'_>,
+    system: &str,
+    poll: Duration,
+    body: impl FnOnce(&str) -> Value,
+    ended_well: impl FnOnce(&AppReport) -> bool,
+) -> Result<Ran, BenchError> {
     let started = Instant::now();
     let id = env.rm.new_application().await?;
-    env.rm.submit(&floor_body(&id, tag, resource)).await?;
-    let report = match env
-        .rm
-        .wait_final(&id, Duration::from_secs(300), SETTLE_POLL)
-        .await
-    {
+    env.rm.submit(&body(&id)).await?;
+    let report = match env.rm.wait_final(&id, Duration::from_secs(300), poll).await {
         Ok(r) => r,
         Err(e) => {
             env.rm.kill(&id).await;
@@ -365,9 +389,9 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
         }
     };
     let wall_seconds = started.elapsed().as_secs_f64();
-    if !report.succeeded() {
+    if !ended_well(&report) {
         return Err(BenchError::JobFailed {
-            system: "floor".into(),
+            system: system.into(),
             detail: format!(
                 "{id} ended {}/{}: {}",
                 report.state,
@@ -386,51 +410,21 @@ async fn floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
 /// localize. It exits without registering, so YARN ends it FAILED (exit code 0):
 /// what is timed is how soon YARN can run a process and report it gone.
 pub fn bare_floor_body(app_id: &str, name: &str) -> Value {
-    json!({
-        "application-id": app_id,
-        "application-name": name,
-        "application-type": "SPINDLE-FLOOR",
-        "queue": "default",
-        "max-app-attempts": 1,
-        "resource": {"memory": 128, "vCores": 1},
-        "am-container-spec": {"commands": {"command": "true"}},
-    })
+    floor_request(app_id, name, json!({"commands": {"command": "true"}}))
 }
 
 /// The bare floor, timed as a user waits: from asking for an id to seeing it ended,
-/// polling every 50 ms.
+/// polling every 50 ms. Its AM ran `true` and exited 0; anything else (a launch
+/// failure) is no floor.
 async fn bare_floor(env: &Env<'_>, tag: &str) -> Result<Ran, BenchError> {
-    let started = Instant::now();
-    let id = env.rm.new_application().await?;
-    env.rm.submit(&bare_floor_body(&id, tag)).await?;
-    let report = match env
-        .rm
-        .wait_final(&id, Duration::from_secs(300), BARE_FLOOR_POLL)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            env.rm.kill(&id).await;
-            return Err(e);
-        }
-    };
-    let wall_seconds = started.elapsed().as_secs_f64();
-    // Its AM ran `true` and exited 0; anything else (a launch failure) is no floor.
-    if !report.diagnostics.contains("exitCode: 0") && !report.succeeded() {
-        return Err(BenchError::JobFailed {
-            system: "floor-true".into(),
-            detail: format!(
-                "{id} ended {}/{} without its AM exiting 0: {}",
-                report.state,
-                report.final_status,
-                report.diagnostics.trim()
-            ),
-        });
-    }
-    Ok(Ran {
-        report,
-        wall_seconds,
-    })
+    timed_rest_app(
+        env,
+        "floor-true",
+        BARE_FLOOR_POLL,
+        |id| bare_floor_body(id, tag),
+        |r| r.diagnostics.contains("exitCode: 0") || r.succeeded(),
+    )
+    .await
 }
 
 /// Stages the floor AM (`spindle-am`) in `dir` in HDFS, once per harness run, not
@@ -486,5 +480,13 @@ mod tests {
         assert_eq!(b["am-container-spec"]["commands"]["command"], FLOOR_COMMAND);
         assert_eq!(b["max-app-attempts"], 1);
         assert_eq!(b["am-container-spec"]["local-resources"]["entry"][0], res);
+        // The bare floor: the same request, an AM that only runs `true`.
+        let bare = bare_floor_body("application_1_0002", "sbench-floor-true");
+        assert_eq!(
+            bare["am-container-spec"],
+            json!({"commands": {"command": "true"}})
+        );
+        assert_eq!(bare["resource"], b["resource"]);
+        assert_eq!(bare["application-id"], "application_1_0002");
     }
 }
