@@ -82,12 +82,14 @@ impl KeyCache {
             .unwrap_or_default()
     }
 
-    /// The SHA-256 remembered for a file with exactly this stamp.
+    /// The SHA-256 remembered for a file with exactly this stamp; an entry that is not
+    /// a SHA-256 in hex (64 digits: the memo is a file anyone may edit) is no answer.
     pub fn lookup(&self, stamp: &Stamp) -> Option<String> {
         self.entries()
             .into_iter()
             .find(|e| &e.stamp == stamp)
             .map(|e| e.sha256)
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
     /// Remembers a file's SHA-256 (best effort: a memo that cannot be written is
@@ -125,16 +127,17 @@ mod tests {
 
     #[test]
     fn remembers_a_hash_until_the_file_changes() {
+        let [h1, h2, h3, h4] = ['a', 'b', 'c', 'd'].map(|c| c.to_string().repeat(64));
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = KeyCache::at(dir.path().join("c").join("keys.json"));
         let bin = dir.path().join("app");
         std::fs::write(&bin, b"build one").expect("write");
         let stamp = Stamp::of(&bin).expect("stamp");
         assert_eq!(cache.lookup(&stamp), None);
-        cache.remember(stamp.clone(), "aa");
+        cache.remember(stamp.clone(), &h1);
         assert_eq!(
             cache.lookup(&Stamp::of(&bin).expect("stamp")).as_deref(),
-            Some("aa")
+            Some(h1.as_str())
         );
         // Rewritten with the same length: another change time, so another stamp.
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -143,20 +146,25 @@ mod tests {
         assert_ne!(changed, stamp);
         assert_eq!(cache.lookup(&changed), None);
         // One entry per path; at most ENTRIES paths.
-        cache.remember(changed.clone(), "bb");
-        assert_eq!(cache.lookup(&changed).as_deref(), Some("bb"));
+        cache.remember(changed.clone(), &h2);
+        assert_eq!(cache.lookup(&changed).as_deref(), Some(h2.as_str()));
         assert_eq!(cache.entries().len(), 1);
         for i in 0..ENTRIES + 3 {
             let p = dir.path().join(format!("b{i}"));
             std::fs::write(&p, b"x").expect("write");
-            cache.remember(Stamp::of(&p).expect("stamp"), "cc");
+            cache.remember(Stamp::of(&p).expect("stamp"), &h3);
         }
         assert_eq!(cache.entries().len(), ENTRIES);
         assert_eq!(cache.lookup(&changed), None, "the oldest entry went first");
         // A memo that is not JSON is ignored, then replaced.
         std::fs::write(dir.path().join("c").join("keys.json"), b"{oops").expect("write");
         assert_eq!(cache.lookup(&changed), None);
-        cache.remember(changed.clone(), "dd");
-        assert_eq!(cache.lookup(&changed).as_deref(), Some("dd"));
+        cache.remember(changed.clone(), &h4);
+        assert_eq!(cache.lookup(&changed).as_deref(), Some(h4.as_str()));
+        // An entry that is no SHA-256 (its first half would be a cache key) is ignored.
+        cache.remember(changed.clone(), "d00d");
+        assert_eq!(cache.lookup(&changed), None);
+        cache.remember(changed.clone(), &"g".repeat(64));
+        assert_eq!(cache.lookup(&changed), None);
     }
 }
